@@ -1,0 +1,133 @@
+"""Configuration of the RewACT policy: every option of LeRobot's ACT plus the reward options.
+
+Why not `class RewACTConfig(ACTConfig)`? LeRobot 0.4.4 picks a policy's processors with an
+`isinstance` chain, so any subclass of `ACTConfig` is silently routed to ACT's processors and
+our own factory is never called. Instead, the ACT options are adopted field by field from the
+installed `ACTConfig` (so they follow whatever LeRobot version is installed) into a config that
+derives from `PreTrainedConfig` only, and ACT's own validation is reused by building an
+`ACTConfig` from those fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+
+from lerobot.configs.policies import PreTrainedConfig
+from lerobot.policies.act.configuration_act import ACTConfig
+
+REWARD_HEADS = ("sigmoid", "distributional")
+REWARD_FEATURES = ("latent", "mean")
+REGRESSION_LOSSES = ("mse", "l1")
+
+
+def _declared_fields(source: type) -> list[dataclasses.Field]:
+    """The dataclass fields that `source` declares itself (not those it inherits)."""
+    own = source.__dict__.get("__annotations__", {})
+    return [f for f in dataclasses.fields(source) if f.name in own]
+
+
+def _adopt_fields(source: type) -> typing.Callable[[type], type]:
+    """Class decorator (apply before `@dataclass`): copy the fields `source` declares itself.
+
+    Fields the target declares itself win. Defaults are copied; mutable defaults keep their
+    factories, so no two configs share a dict.
+    """
+    hints = typing.get_type_hints(source)
+    declared = _declared_fields(source)
+
+    def decorate(cls: type) -> type:
+        own = dict(cls.__dict__.get("__annotations__", {}))
+        adopted = {}
+        for f in declared:
+            if f.name in own:
+                continue
+            adopted[f.name] = hints[f.name]
+            if f.default_factory is not dataclasses.MISSING:
+                setattr(cls, f.name, dataclasses.field(default_factory=f.default_factory))
+            else:
+                setattr(cls, f.name, f.default)
+        cls.__annotations__ = {**adopted, **own}
+        return cls
+
+    return decorate
+
+
+@PreTrainedConfig.register_subclass("rewact")
+@dataclass
+@_adopt_fields(ACTConfig)
+class RewACTConfig(PreTrainedConfig):
+    """ACT's options (chunk_size, dim_model, use_vae, ... exactly as `--policy.type=act` has them)
+    plus the reward head's.
+
+    Reward options:
+        reward_head: "sigmoid" (MLP dim -> dim/2 -> dim/4 -> 1 + sigmoid, regression loss) or
+            "distributional" (value bins on [0, 1] with an HL-Gauss soft target; the reward is
+            the expected value over the bin centres).
+        reward_feature: which ACT feature the head reads: "mean" (average of all transformer
+            encoder output tokens) or "latent" (the encoder output at the latent token).
+        reward_loss_weight: weight of the reward loss added to ACT's loss.
+        reward_regression_loss: "mse" or "l1", for the sigmoid head.
+        reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
+            its Gaussian target in units of one bin.
+        reward_labels: the label source that gives a target per frame (see `labels.py`);
+            "linear" is progress over each episode.
+        reward_labels_path: file used by label sources that read one.
+        reward_linear_start / reward_linear_end: fraction of an episode before which the linear
+            label is 0 and after which it is 1.
+        reward_every_step: compute a fresh reward at every `select_action` call (True), or only
+            when ACT recomputes its action chunk (False: no extra cost, stale reward).
+        select_action_returns_reward: make `select_action` return `(action, reward)` (the call style
+            of the original RewACT). Off by default: LeRobot's tools need a bare action tensor.
+    """
+
+    reward_head: str = "sigmoid"
+    reward_feature: str = "mean"
+    reward_loss_weight: float = 1.0
+    reward_regression_loss: str = "mse"
+    reward_num_bins: int = 51
+    reward_hl_gauss_sigma: float = 0.75
+
+    reward_labels: str = "linear"
+    reward_labels_path: str | None = None
+    reward_linear_start: float = 0.05
+    reward_linear_end: float = 0.95
+
+    reward_every_step: bool = True
+    select_action_returns_reward: bool = False
+
+    # Offline by default: LeRobot's default (True) makes lerobot-train demand a Hub repo id.
+    push_to_hub: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # ACT's own validation, on our copy of its options.
+        ACTConfig(device=self.device, **{f.name: getattr(self, f.name) for f in _declared_fields(ACTConfig)})
+        _check_choice("reward_head", self.reward_head, REWARD_HEADS)
+        _check_choice("reward_feature", self.reward_feature, REWARD_FEATURES)
+        _check_choice("reward_regression_loss", self.reward_regression_loss, REGRESSION_LOSSES)
+        if not 0.0 <= self.reward_linear_start < self.reward_linear_end <= 1.0:
+            raise ValueError(
+                "Need 0 <= reward_linear_start < reward_linear_end <= 1, got "
+                f"{self.reward_linear_start} and {self.reward_linear_end}."
+            )
+        if self.reward_num_bins < 2:
+            raise ValueError(f"reward_num_bins must be >= 2, got {self.reward_num_bins}.")
+        if self.reward_hl_gauss_sigma <= 0:
+            raise ValueError(f"reward_hl_gauss_sigma must be > 0, got {self.reward_hl_gauss_sigma}.")
+        if self.reward_loss_weight < 0:
+            raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")
+
+    # ACT's behaviour, reused as is (plain functions and properties of ACTConfig).
+    get_optimizer_preset = ACTConfig.get_optimizer_preset
+    get_scheduler_preset = ACTConfig.get_scheduler_preset
+    validate_features = ACTConfig.validate_features
+    observation_delta_indices = ACTConfig.observation_delta_indices
+    action_delta_indices = ACTConfig.action_delta_indices
+    reward_delta_indices = ACTConfig.reward_delta_indices
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}.")

@@ -1,0 +1,136 @@
+"""Reward label sources: where the per-frame training target of the reward head comes from.
+
+A label source turns a dataset's episode table into one target in [0, 1] per frame, indexed by
+the dataset's global frame `index`. The targets are computed once when the policy is built and
+then looked up for every batch, so they are right for any `--dataset.episodes` subset.
+
+Add a source by subclassing `RewardLabelSource` and decorating it with `@register_label_source`;
+the training config selects it by name (`--policy.reward_labels=<name>`).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from .compat import EpisodeTable, episode_table
+
+_SOURCES: dict[str, type[RewardLabelSource]] = {}
+
+
+def register_label_source(cls: type[RewardLabelSource]) -> type[RewardLabelSource]:
+    """Class decorator: make a label source selectable by its `name`."""
+    _SOURCES[cls.name] = cls
+    return cls
+
+
+def known_label_sources() -> list[str]:
+    return sorted(_SOURCES)
+
+
+class RewardLabelSource(abc.ABC):
+    """Gives a target reward in [0, 1] for every frame of every episode of a dataset."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, config: Any) -> RewardLabelSource:
+        """Build the source from a `RewACTConfig` (and whatever file it names)."""
+
+    @abc.abstractmethod
+    def episode_targets(self, episode_index: int, length: int, fps: float) -> np.ndarray:
+        """Targets of one episode's frames, shape (length,), values in [0, 1]."""
+
+    def validate(self, meta: Any) -> None:
+        """Raise ValueError naming every problem of this source against the dataset (default: none)."""
+
+    def frame_targets(self, meta: Any) -> np.ndarray:
+        """Targets for all frames of the dataset, indexed by global frame index (float32)."""
+        self.validate(meta)
+        table = episode_table(meta)
+        targets = np.full(table.total_frames, np.nan, dtype=np.float32)
+        for ep, start, length in zip(table.episode_index, table.start, table.length, strict=True):
+            values = np.asarray(self.episode_targets(int(ep), int(length), table.fps), dtype=np.float32)
+            if values.shape != (length,):
+                raise ValueError(
+                    f"label source '{self.name}' gave {values.shape} targets for episode {ep} "
+                    f"of {length} frames"
+                )
+            targets[start : start + length] = values
+        if np.isnan(targets).any() or (targets < 0).any() or (targets > 1).any():
+            raise ValueError(f"label source '{self.name}' produced targets outside [0, 1] or missing")
+        return targets
+
+
+@register_label_source
+class LinearProgress(RewardLabelSource):
+    """Progress that rises linearly over each episode: 0 up to `start`, 1 from `end` (fractions)."""
+
+    name = "linear"
+
+    def __init__(self, start: float = 0.05, end: float = 0.95):
+        if not 0.0 <= start < end <= 1.0:
+            raise ValueError(f"need 0 <= start < end <= 1, got start={start}, end={end}")
+        self.start, self.end = start, end
+
+    @classmethod
+    def from_config(cls, config: Any) -> LinearProgress:
+        return cls(config.reward_linear_start, config.reward_linear_end)
+
+    def episode_targets(self, episode_index: int, length: int, fps: float) -> np.ndarray:
+        if length == 1:
+            return np.ones(1, dtype=np.float32)
+        t = np.arange(length, dtype=np.float64) / (length - 1)
+        return np.clip((t - self.start) / (self.end - self.start), 0.0, 1.0).astype(np.float32)
+
+
+def make_label_source(config: Any) -> RewardLabelSource:
+    """The label source a `RewACTConfig` names, with a clear error for an unknown name."""
+    try:
+        cls = _SOURCES[config.reward_labels]
+    except KeyError:
+        raise ValueError(
+            f"Unknown reward label source '{config.reward_labels}'. "
+            f"Choose one of: {', '.join(known_label_sources())} (--policy.reward_labels=...)."
+        ) from None
+    return cls.from_config(config)
+
+
+class RewardTargets:
+    """Per-frame targets of a dataset, looked up by a batch's global `index` on any device."""
+
+    def __init__(self, targets: np.ndarray, table: EpisodeTable):
+        self._targets = torch.as_tensor(targets, dtype=torch.float32)
+        episode_of_frame = np.full(len(targets), -1, dtype=np.int64)
+        for ep, start, length in zip(table.episode_index, table.start, table.length, strict=True):
+            episode_of_frame[start : start + length] = ep
+        self._episode_of_frame = torch.as_tensor(episode_of_frame)
+
+    @classmethod
+    def from_config(cls, config: Any, meta: Any) -> RewardTargets:
+        return cls(make_label_source(config).frame_targets(meta), episode_table(meta))
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    def lookup(self, index: torch.Tensor, episode_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Targets of the frames with these global indices (shape of `index`, float32)."""
+        if self._targets.device != index.device:  # moved once, then kept on the training device
+            self._targets = self._targets.to(index.device)
+            self._episode_of_frame = self._episode_of_frame.to(index.device)
+        index = index.long()
+        if int(index.min()) < 0 or int(index.max()) >= len(self._targets):
+            raise IndexError(
+                f"frame index {int(index.max())} is outside the {len(self._targets)} frames the reward labels "
+                "were built for: the policy was built for another dataset than the one it is trained on."
+            )
+        if episode_index is not None and not torch.equal(self._episode_of_frame[index], episode_index.long()):
+            raise ValueError(
+                "The batch's episode_index does not match the episode table the reward labels were built "
+                "from: the policy was built for another dataset than the one it is trained on."
+            )
+        return self._targets[index]

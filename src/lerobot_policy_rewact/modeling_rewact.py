@@ -1,0 +1,213 @@
+"""RewACT: LeRobot's ACT policy plus a head that predicts task progress for the current frame.
+
+The model is LeRobot's ACT unchanged. A forward hook on ACT's transformer encoder keeps the
+encoder's output; the reward head reads one feature from it (the mean over all encoder tokens by
+default, see `reward_feature`). Training adds the reward loss to ACT's loss. Acting returns ACT's
+action tensor and leaves the reward for that step in `policy.last_reward`.
+
+Because the reward depends only on the encoder, a reward-only pass stops after the encoder: no
+transformer decoder, no action head. `select_action` uses it on the steps where ACT pops a queued
+action, so the reward is fresh at every control step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from lerobot.policies.act.modeling_act import ACTPolicy
+from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+
+from .backbone_weights import load_backbone_weights
+from .configuration_rewact import RewACTConfig
+from .labels import RewardTargets
+from .reward_head import make_reward_head
+
+log = logging.getLogger(__name__)
+
+# Set while `from_pretrained` builds a policy: the checkpoint brings every weight, so the backbone's
+# initial weights are neither looked up nor downloaded.
+_LOADING_CHECKPOINT = contextvars.ContextVar("rewact_loading_checkpoint", default=False)
+
+
+class CheckpointError(RuntimeError):
+    """A RewACT checkpoint cannot be loaded (missing, corrupt, or for another shape)."""
+
+
+class _EncoderDone(Exception):
+    """Raised from the encoder hook to stop ACT's forward once the encoder has run."""
+
+
+class RewACTPolicy(ACTPolicy):
+    """ACT with a per-frame reward (task progress in [0, 1]) head."""
+
+    config_class = RewACTConfig
+    name = "rewact"
+
+    def __init__(self, config: RewACTConfig, dataset_meta: Any = None, **kwargs: Any):
+        # Build ACT with an empty backbone (no download), then fill it ourselves unless a checkpoint
+        # is about to overwrite it anyway.
+        backbone_spec = config.pretrained_backbone_weights
+        config.pretrained_backbone_weights = None
+        try:
+            super().__init__(config, **kwargs)
+        finally:
+            config.pretrained_backbone_weights = backbone_spec
+        if config.image_features and not _LOADING_CHECKPOINT.get():
+            load_backbone_weights(self.model.backbone, backbone_spec)
+
+        self.reward_head = make_reward_head(config)
+        self.model.encoder.register_forward_hook(self._on_encoder_output)
+        self._encoder_out: Tensor | None = None
+        self._stop_after_encoder = False
+        self.last_reward: Tensor | None = None
+
+        # Per-frame training targets, built once from the dataset's episode table.
+        self.reward_targets = RewardTargets.from_config(config, dataset_meta) if dataset_meta is not None else None
+
+    # ------------------------------------------------------------------ feature capture
+    def _on_encoder_output(self, module: torch.nn.Module, args: Any, output: Tensor) -> None:
+        self._encoder_out = output  # (tokens, B, dim)
+        if self._stop_after_encoder:
+            raise _EncoderDone
+
+    def _reward_feature(self) -> Tensor:
+        """The encoder feature the head reads, (B, dim), taken from the last encoder run."""
+        out, self._encoder_out = self._encoder_out, None
+        if out is None:
+            raise RuntimeError("ACT's encoder did not run: no feature for the reward head.")
+        return out[0] if self.config.reward_feature == "latent" else out.mean(0)
+
+    def _prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Check shapes, list camera images as ACT wants, and give ACT a state to read a device from."""
+        self._check_batch(batch)
+        batch = dict(batch)
+        if self.config.image_features:
+            batch[OBS_IMAGES] = [batch[key] for key in self.config.image_features]
+        if not self.config.robot_state_feature and OBS_STATE not in batch:
+            # ACT reads `batch[OBS_STATE].device` even without a robot state: an empty one serves.
+            ref = batch[OBS_IMAGES][0] if self.config.image_features else batch[OBS_ENV_STATE]
+            batch[OBS_STATE] = ref.new_zeros(ref.shape[0], 0)
+        return batch
+
+    def _check_batch(self, batch: dict[str, Tensor]) -> None:
+        """Name the feature when an input does not have the shape this policy was built for."""
+        for key, feature in self.config.input_features.items():
+            if key not in batch:
+                if key == OBS_STATE or key.startswith(OBS_IMAGES) or key == OBS_ENV_STATE:
+                    raise KeyError(
+                        f"The batch lacks '{key}', an input of this policy (inputs: "
+                        f"{sorted(self.config.input_features)}). Is it from another dataset or robot?"
+                    )
+                continue
+            got = tuple(batch[key].shape[-len(feature.shape) :])
+            if got != tuple(feature.shape):
+                raise ValueError(
+                    f"'{key}' has shape {tuple(batch[key].shape)} but this policy was trained with "
+                    f"{tuple(feature.shape)} (per sample): the data and the checkpoint do not match."
+                )
+
+    # ------------------------------------------------------------------ training
+    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
+        """ACT's loss plus `reward_loss_weight` x the reward loss; reports reward_loss and reward_mae."""
+        batch = self._prepare(batch)
+        loss, info = super().forward(batch)
+        output = self.reward_head(self._reward_feature())
+        target = self._targets(batch)
+        reward_loss = self.reward_head.loss(output, target).mean()
+        with torch.no_grad():
+            mae = (self.reward_head.reward(output) - target).abs().mean()
+        info["reward_loss"] = reward_loss.item()
+        info["reward_mae"] = mae.item()
+        return loss + self.config.reward_loss_weight * reward_loss, info
+
+    def _targets(self, batch: dict[str, Tensor]) -> Tensor:
+        if self.reward_targets is None:
+            raise RuntimeError(
+                "RewACT needs the dataset's metadata to compute reward labels: build the policy with "
+                "dataset_meta=<LeRobotDatasetMetadata> (lerobot-train does this itself)."
+            )
+        if "index" not in batch:
+            raise KeyError("The batch lacks 'index' (global frame index), which the reward labels are looked up by.")
+        return self.reward_targets.lookup(batch["index"], batch.get("episode_index"))
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def predict_reward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Reward (B,) for the current observations, running ACT only up to its encoder."""
+        self.eval()
+        batch = self._prepare(batch)
+        self._stop_after_encoder = True
+        try:
+            self.model(batch)
+        except _EncoderDone:
+            pass
+        finally:
+            self._stop_after_encoder = False
+        return self.reward_head.reward(self.reward_head(self._reward_feature()))
+
+    @torch.no_grad()
+    def predict_action_chunk(self, batch: dict[str, Tensor], **kwargs: Any) -> Tensor:
+        """ACT's action chunk; the reward of the same pass is kept in `last_reward`."""
+        self.eval()
+        actions = self.model(self._prepare(batch))[0]
+        self.last_reward = self.reward_head.reward(self.reward_head(self._reward_feature()))
+        return actions
+
+    @torch.no_grad()
+    def select_action(
+        self, batch: dict[str, Tensor], return_reward: bool | None = None, **kwargs: Any
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """ACT's next action (B, action_dim). The reward for this step is in `self.last_reward` (B,).
+
+        With `return_reward=True` (or `select_action_returns_reward` in the config) it returns
+        `(action, reward)` instead, the call style of the original RewACT.
+        """
+        self.last_reward = None
+        action = super().select_action(batch)  # runs predict_action_chunk when the queue is empty
+        if self.last_reward is None and self.config.reward_every_step:
+            self.last_reward = self.predict_reward(batch)
+        if return_reward if return_reward is not None else self.config.select_action_returns_reward:
+            return action, self.last_reward
+        return action
+
+    # ------------------------------------------------------------------ saving and loading
+    @classmethod
+    def from_pretrained(cls, pretrained_name_or_path: str | Path, **kwargs: Any) -> RewACTPolicy:
+        """Load a saved RewACT policy; a local directory never touches the network."""
+        path = Path(pretrained_name_or_path)
+        if path.is_dir() and not (path / "model.safetensors").is_file():
+            raise CheckpointError(
+                f"{path} has no model.safetensors: it is not a saved policy directory (a lerobot-train "
+                "checkpoint keeps it in <run>/checkpoints/<step>/pretrained_model)."
+            )
+        token = _LOADING_CHECKPOINT.set(True)
+        try:
+            return super().from_pretrained(pretrained_name_or_path, **kwargs)
+        finally:
+            _LOADING_CHECKPOINT.reset(token)
+
+    @classmethod
+    def _load_as_safetensor(cls, model: RewACTPolicy, model_file: str, map_location: str, strict: bool):
+        """LeRobot's loader, with errors that say which file is bad and why."""
+        try:
+            return super()._load_as_safetensor(model, model_file, map_location, strict)
+        except RuntimeError as e:
+            if "size mismatch" in str(e):
+                raise CheckpointError(
+                    f"The weights in {model_file} do not fit the policy its config.json describes "
+                    f"(different state/action/image sizes?): {str(e).splitlines()[1].strip()}"
+                ) from e
+            raise CheckpointError(f"{model_file} could not be loaded: {e}") from e
+        except Exception as e:  # safetensors raises its own error type on a corrupt header
+            raise CheckpointError(
+                f"{model_file} is corrupt or not a safetensors file ({type(e).__name__}: {e}). "
+                f"Re-save it, or load another checkpoint (its size is {os.path.getsize(model_file)} bytes)."
+            ) from e

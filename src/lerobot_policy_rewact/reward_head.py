@@ -1,0 +1,86 @@
+"""Reward heads: map one ACT feature vector per sample to a task-progress value in [0, 1].
+
+Both heads share one interface: `head(feature) -> output` (raw), `head.reward(output) -> (B,)` in
+[0, 1], and `head.loss(output, target) -> (B,)` per-sample loss, so the policy never needs to know
+which head it has.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor, nn
+
+
+def _mlp(dim: int, out: int) -> nn.Sequential:
+    """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape."""
+    return nn.Sequential(
+        nn.Linear(dim, dim // 2),
+        nn.ReLU(),
+        nn.Linear(dim // 2, dim // 4),
+        nn.ReLU(),
+        nn.Linear(dim // 4, out),
+    )
+
+
+class SigmoidRewardHead(nn.Module):
+    """A scalar in (0, 1) through a sigmoid, trained by regression (MSE or L1) to the label."""
+
+    def __init__(self, dim: int, regression_loss: str = "mse"):
+        super().__init__()
+        self.net = _mlp(dim, 1)
+        self.regression_loss = regression_loss
+
+    def forward(self, feature: Tensor) -> Tensor:
+        return self.net(feature).squeeze(-1)  # logits, (B,)
+
+    def reward(self, output: Tensor) -> Tensor:
+        return torch.sigmoid(output)
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        pred = torch.sigmoid(output)
+        if self.regression_loss == "l1":
+            return (pred - target).abs()
+        return (pred - target).pow(2)
+
+
+class DistributionalRewardHead(nn.Module):
+    """Logits over value bins on [0, 1], trained with an HL-Gauss soft target (cross-entropy).
+
+    The bin centres run from exactly 0 to exactly 1, so the expected value (the reward) can reach
+    both ends; the loss and the readout use the same centres. `sigma` is the Gaussian's width in
+    units of one bin (0.75 is the HL-Gauss paper's recommendation).
+    """
+
+    def __init__(self, dim: int, num_bins: int = 51, sigma: float = 0.75):
+        super().__init__()
+        self.net = _mlp(dim, num_bins)
+        centres = torch.linspace(0.0, 1.0, num_bins)
+        width = 1.0 / (num_bins - 1)
+        self.register_buffer("centres", centres, persistent=False)
+        self.register_buffer(
+            "edges", torch.cat([centres - width / 2, centres[-1:] + width / 2]), persistent=False
+        )
+        self.sigma = sigma * width
+
+    def forward(self, feature: Tensor) -> Tensor:
+        return self.net(feature)  # logits, (B, num_bins)
+
+    def reward(self, output: Tensor) -> Tensor:
+        return (output.softmax(-1) * self.centres).sum(-1)
+
+    def target_distribution(self, target: Tensor) -> Tensor:
+        """Mass of N(target, sigma) in each bin, renormalised to the support: (B, num_bins)."""
+        cdf = torch.special.ndtr((self.edges.unsqueeze(0) - target.unsqueeze(-1)) / self.sigma)
+        mass = cdf[:, 1:] - cdf[:, :-1]
+        return mass / (cdf[:, -1:] - cdf[:, :1])
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        return -(self.target_distribution(target) * F.log_softmax(output, -1)).sum(-1)
+
+
+def make_reward_head(config) -> nn.Module:
+    """The head a `RewACTConfig` asks for."""
+    if config.reward_head == "distributional":
+        return DistributionalRewardHead(config.dim_model, config.reward_num_bins, config.reward_hl_gauss_sigma)
+    return SigmoidRewardHead(config.dim_model, config.reward_regression_loss)

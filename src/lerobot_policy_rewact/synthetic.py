@@ -1,0 +1,88 @@
+"""Small synthetic LeRobot datasets whose task progress is visible: a marker moves across the image.
+
+Used by the tests (any state/action size, any number of cameras, with or without robot state or
+environment state) and by the quick demo. The marker's horizontal position is the episode's linear
+progress, so a reward model that learns from the image can be checked against the labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .compat import create_dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MarkerSpec:
+    """Shape of a synthetic dataset."""
+
+    episodes: int = 6
+    min_length: int = 30
+    max_length: int = 50
+    state_dim: int | None = 2  # None: no observation.state
+    action_dim: int = 2
+    cameras: int = 1
+    env_state_dim: int | None = None  # an observation.environment_state of this size
+    image_size: tuple[int, int] = (32, 32)  # (H, W)
+    fps: int = 10
+    seed: int = 0
+
+
+def _frame_image(progress: float, h: int, w: int, cam: int, rng: np.random.Generator) -> np.ndarray:
+    img = np.full((h, w, 3), 40, dtype=np.uint8)
+    img += rng.integers(0, 20, size=(h, w, 1), dtype=np.uint8)  # a little noise
+    size = max(3, h // 5)
+    x = int(round(progress * (w - size)))
+    y = (h - size) // 2 if cam == 0 else h - size - 1
+    img[y : y + size, x : x + size] = (230, 200, 40) if cam == 0 else (40, 200, 230)
+    return img
+
+
+def make_marker_dataset(root: str | Path, spec: MarkerSpec | None = None, repo_id: str = "local/marker") -> Path:
+    """Write a LeRobot v3 dataset to `root` (which must not exist yet) and return `root`."""
+    spec = spec or MarkerSpec()
+    root = Path(root)
+    rng = np.random.default_rng(spec.seed)
+    h, w = spec.image_size
+    features: dict = {"action": {"dtype": "float32", "shape": (spec.action_dim,), "names": None}}
+    if spec.state_dim is not None:
+        features["observation.state"] = {"dtype": "float32", "shape": (spec.state_dim,), "names": None}
+    if spec.env_state_dim is not None:
+        features["observation.environment_state"] = {
+            "dtype": "float32",
+            "shape": (spec.env_state_dim,),
+            "names": None,
+        }
+    cams = [f"observation.images.cam{i}" for i in range(spec.cameras)]
+    for key in cams:
+        features[key] = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+
+    dataset = create_dataset(repo_id, spec.fps, features, root, use_videos=True)
+    for _ in tqdm(range(spec.episodes), desc=f"writing {root.name}", leave=False):
+        length = int(rng.integers(spec.min_length, spec.max_length + 1))
+        direction = rng.normal(size=max(spec.action_dim, spec.state_dim or 0, spec.env_state_dim or 0))
+        for i in range(length):
+            progress = i / (length - 1)
+            frame: dict = {"task": "move the marker to the right"}
+            base = (progress * direction + 0.05 * rng.normal(size=direction.shape)).astype(np.float32)
+            frame["action"] = base[: spec.action_dim] + np.float32(0.05)
+            if spec.state_dim is not None:
+                frame["observation.state"] = base[: spec.state_dim]
+            if spec.env_state_dim is not None:
+                frame["observation.environment_state"] = np.concatenate(
+                    [[progress], base[: spec.env_state_dim - 1]]
+                ).astype(np.float32)
+            for c, key in enumerate(cams):
+                frame[key] = _frame_image(progress, h, w, c, rng)
+            dataset.add_frame(frame)
+        dataset.save_episode()
+    dataset.finalize()
+    log.info("wrote %d episodes to %s", spec.episodes, root)
+    return root
