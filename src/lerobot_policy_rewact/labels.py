@@ -11,6 +11,7 @@ the training config selects it by name (`--policy.reward_labels=<name>`).
 from __future__ import annotations
 
 import abc
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -89,7 +90,13 @@ class LinearProgress(RewardLabelSource):
 
 
 def make_label_source(config: Any) -> RewardLabelSource:
-    """The label source a `RewACTConfig` names, with a clear error for an unknown name."""
+    """The label source a `RewACTConfig` names, with a clear error for an unknown name or file."""
+    path = getattr(config, "reward_labels_path", None)
+    if path and not Path(path).expanduser().is_file():
+        raise FileNotFoundError(
+            f"--policy.reward_labels_path={path} does not exist (or is not a file): point it at your label "
+            "file, or leave it unset to use the linear labels."
+        )
     try:
         cls = _SOURCES[config.reward_labels]
     except KeyError:

@@ -1,0 +1,74 @@
+"""The `rewact` command: the project's own tools, one subcommand each.
+
+    rewact train ...            LeRobot training with RewACT (all lerobot-train flags)
+    rewact marker-data ROOT     write a small synthetic dataset whose progress is visible
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _train(rest: list[str]) -> None:
+    from .train import main
+
+    main(rest)
+
+
+def _marker_data(args: argparse.Namespace) -> None:
+    from .synthetic import MarkerSpec, make_marker_dataset
+
+    root = Path(args.root)
+    if root.exists():
+        sys.exit(f"error: {root} already exists; choose a new folder (nothing was overwritten).")
+    spec = MarkerSpec(
+        episodes=args.episodes,
+        min_length=args.min_length,
+        max_length=args.max_length,
+        state_dim=args.state_dim or None,
+        action_dim=args.action_dim,
+        cameras=args.cameras,
+        image_size=(args.image_size, args.image_size),
+        fps=args.fps,
+        seed=args.seed,
+    )
+    make_marker_dataset(root, spec, repo_id=args.repo_id)
+    print(f"dataset written to {root}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rewact", description="RewACT: ACT with a task-progress head.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="train with LeRobot's loop; takes every lerobot-train flag", add_help=False)
+
+    m = sub.add_parser("marker-data", help="write a synthetic dataset whose progress is visible")
+    m.add_argument("root", help="folder to create")
+    m.add_argument("--repo-id", default="local/marker")
+    m.add_argument("--episodes", type=int, default=20)
+    m.add_argument("--min-length", type=int, default=60)
+    m.add_argument("--max-length", type=int, default=100)
+    m.add_argument("--state-dim", type=int, default=2, help="0 for no observation.state")
+    m.add_argument("--action-dim", type=int, default=2)
+    m.add_argument("--cameras", type=int, default=1)
+    m.add_argument("--image-size", type=int, default=64)
+    m.add_argument("--fps", type=int, default=10)
+    m.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["train"]:  # everything after `train` belongs to lerobot-train
+        _train(argv[1:])
+        return
+    args = build_parser().parse_args(argv)
+    if args.command == "marker-data":
+        _marker_data(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""In-process helpers: build a RewACT policy for a dataset the way lerobot-train does, and batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from lerobot.datasets.factory import resolve_delta_timestamps
+from lerobot.policies.factory import make_policy, make_pre_post_processors
+
+from conftest import TINY_CONFIG, load_dataset, load_meta
+from lerobot_policy_rewact import RewACTConfig
+
+
+def build(root: Path, **overrides):
+    """(policy, preprocessor, postprocessor, meta) for a dataset, through LeRobot's factories."""
+    meta = load_meta(root)
+    config = RewACTConfig(**{**TINY_CONFIG, **overrides})
+    policy = make_policy(config, ds_meta=meta)
+    pre, post = make_pre_post_processors(config, dataset_stats=meta.stats)
+    return policy, pre, post, meta
+
+
+def batches(root: Path, policy, pre, episodes=None, batch_size=8, shuffle=False, seed=0):
+    """Preprocessed training batches (with action chunks) of a dataset."""
+    meta = load_meta(root)
+    dataset = load_dataset(root, episodes, resolve_delta_timestamps(policy.config, meta))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed)
+    )
+    for batch in loader:
+        yield pre(batch)
+
+
+def frames(root: Path, pre, episode: int):
+    """Preprocessed single frames of one episode, in order, as a robot would see them."""
+    dataset = load_dataset(root, [episode])
+    for i in range(len(dataset)):
+        yield pre(dataset[i])

@@ -1,0 +1,192 @@
+"""The policy in process: every dataset shape trains, acts, saves and loads back exactly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from helpers import batches, build, frames
+from lerobot.policies.factory import make_pre_post_processors
+from lerobot_policy_rewact import RewACTPolicy
+from lerobot_policy_rewact.modeling_rewact import CheckpointError
+
+
+def test_forward_reports_reward_loss_and_trains(any_ds):
+    policy, pre, _, _ = build(any_ds)
+    policy.train()
+    optim = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    batch = next(batches(any_ds, policy, pre))
+    losses = []
+    for _ in range(5):
+        loss, info = policy.forward(batch)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        losses.append(info["reward_loss"])
+    assert isinstance(info["reward_loss"], float) and isinstance(info["reward_mae"], float)
+    assert {"l1_loss", "kld_loss"} <= set(info)
+    assert 0.0 <= info["reward_mae"] <= 1.0
+    assert losses[-1] < losses[0]  # the head fits the batch's labels
+    assert all(p.grad is not None for p in policy.reward_head.parameters())
+
+
+def test_select_action_returns_tensor_with_fresh_reward_every_step(any_ds):
+    policy, pre, post, _ = build(any_ds)
+    policy.reset()
+    rewards = []
+    for i, frame in enumerate(frames(any_ds, pre, episode=0)):
+        action = policy.select_action(frame)
+        assert isinstance(action, torch.Tensor)
+        assert action.shape == (1, policy.config.action_feature.shape[0])
+        post(action)  # LeRobot's postprocessor takes it as is
+        rewards.append(policy.last_reward)
+        if i == 7:
+            break
+    assert all(r is not None and r.shape == (1,) for r in rewards)
+    values = [float(r) for r in rewards]
+    # chunk of 5: steps 1-4 and 6-7 pop queued actions, yet each reward is computed anew
+    assert all(a != b for a, b in zip(values, values[1:], strict=False))
+    assert all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_reward_only_path_matches_the_full_pass(marker_ds):
+    policy, pre, _, _ = build(marker_ds)
+    frame = next(frames(marker_ds, pre, episode=1))
+    policy.predict_action_chunk(frame)
+    assert torch.allclose(policy.predict_reward(frame), policy.last_reward, atol=1e-6)
+
+
+def test_select_action_can_return_the_reward_too(marker_ds):
+    policy, pre, _, _ = build(marker_ds)
+    frame = next(frames(marker_ds, pre, episode=0))
+    action, reward = policy.select_action(frame, return_reward=True)
+    assert action.shape == (1, 2) and reward.shape == (1,)
+    policy2, _, _, _ = build(marker_ds, select_action_returns_reward=True)
+    out = policy2.select_action(frame)
+    assert isinstance(out, tuple) and len(out) == 2
+
+
+@pytest.mark.parametrize("head", ["sigmoid", "distributional"])
+def test_save_and_load_round_trip_is_exact(marker_ds, tmp_path, head):
+    policy, pre, post, _ = build(marker_ds, reward_head=head)
+    policy.save_pretrained(tmp_path)
+    pre.save_pretrained(tmp_path)
+    post.save_pretrained(tmp_path)
+    loaded = RewACTPolicy.from_pretrained(tmp_path)
+    pre2, _ = make_pre_post_processors(loaded.config, pretrained_path=str(tmp_path))
+    assert loaded.config.reward_head == head
+    for key, value in policy.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    frame = next(frames(marker_ds, pre, episode=2))
+    frame2 = next(frames(marker_ds, pre2, episode=2))
+    for key in frame:
+        if isinstance(frame[key], torch.Tensor):
+            assert torch.equal(frame[key], frame2[key])
+    policy.eval()
+    assert torch.equal(policy.predict_reward(frame), loaded.predict_reward(frame2))
+    assert torch.equal(policy.predict_action_chunk(frame), loaded.predict_action_chunk(frame2))
+
+
+def test_loading_never_touches_the_backbone_weights_source(marker_ds, tmp_path, monkeypatch):
+    policy, _, _, _ = build(marker_ds)
+    policy.config.pretrained_backbone_weights = "ResNet18_Weights.IMAGENET1K_V1"  # as ACT's default
+    policy.save_pretrained(tmp_path)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("loading a checkpoint tried to fetch backbone weights")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    loaded = RewACTPolicy.from_pretrained(tmp_path)
+    assert loaded.config.pretrained_backbone_weights == "ResNet18_Weights.IMAGENET1K_V1"
+    assert torch.equal(loaded.model.backbone.conv1.weight, policy.model.backbone.conv1.weight)
+
+
+def test_offline_default_backbone_weights_give_a_clear_error(marker_ds, tmp_path, monkeypatch):
+    import urllib.error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(RuntimeError) as err:
+        build(marker_ds, pretrained_backbone_weights="ResNet18_Weights.IMAGENET1K_V1")
+    assert "pretrained_backbone_weights=null" in str(err.value)
+    assert "local torchvision ResNet state dict" in str(err.value)
+
+
+def test_backbone_weights_from_a_local_file(marker_ds, tmp_path):
+    import torchvision
+
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), path)
+    policy, _, _, _ = build(marker_ds, pretrained_backbone_weights=str(path))
+    assert torch.equal(policy.model.backbone.conv1.weight, reference.conv1.weight)
+    assert torch.equal(policy.model.backbone.layer4[1].bn2.running_var, reference.layer4[1].bn2.running_var)
+
+
+def test_corrupt_backbone_weights_file_is_named(marker_ds, tmp_path):
+    path = tmp_path / "resnet18.pth"
+    path.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(RuntimeError, match="resnet18.pth could not be read"):
+        build(marker_ds, pretrained_backbone_weights=str(path))
+
+
+def test_corrupt_checkpoint_is_named_and_left_alone(marker_ds, tmp_path):
+    policy, _, _, _ = build(marker_ds)
+    policy.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    before = weights.read_bytes()
+    with pytest.raises(CheckpointError, match="corrupt"):
+        RewACTPolicy.from_pretrained(tmp_path)
+    assert weights.read_bytes() == before  # never loses data
+
+
+def test_checkpoint_for_other_shapes_is_rejected_clearly(marker_ds, tmp_path):
+    policy, _, _, _ = build(marker_ds)
+    policy.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["input_features"]["observation.state"]["shape"] = [7]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        RewACTPolicy.from_pretrained(tmp_path)
+    shutil.rmtree(tmp_path)
+    with pytest.raises(CheckpointError, match="no model.safetensors"):
+        tmp_path.mkdir()
+        RewACTPolicy.from_pretrained(tmp_path)
+
+
+def test_batch_of_the_wrong_shape_names_the_feature(marker_ds):
+    policy, pre, _, _ = build(marker_ds)
+    frame = next(frames(marker_ds, pre, episode=0))
+    frame["observation.state"] = torch.zeros(1, 14)
+    with pytest.raises(ValueError, match=r"'observation.state' has shape \(1, 14\).*\(2,\)"):
+        policy.select_action(frame)
+    del frame["observation.state"]
+    with pytest.raises(KeyError, match="lacks 'observation.state'"):
+        policy.select_action(frame)
+
+
+def test_unknown_label_source_is_rejected(marker_ds):
+    with pytest.raises(ValueError, match="Unknown reward label source 'keyframez'.*linear"):
+        build(marker_ds, reward_labels="keyframez")
+
+
+def test_label_file_that_does_not_exist_is_rejected(marker_ds, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.json"):
+        build(marker_ds, reward_labels_path=str(tmp_path / "nowhere.json"))
+
+
+def test_training_without_dataset_metadata_says_what_is_missing(marker_ds, tmp_path):
+    policy, pre, _, _ = build(marker_ds)
+    policy.save_pretrained(tmp_path)
+    loaded = RewACTPolicy.from_pretrained(tmp_path)
+    loaded.train()
+    with pytest.raises(RuntimeError, match="dataset_meta"):
+        loaded.forward(next(batches(marker_ds, loaded, pre)))
