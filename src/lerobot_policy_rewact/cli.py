@@ -2,6 +2,7 @@
 
     rewact train ...            LeRobot training with RewACT (all lerobot-train flags)
     rewact marker-data ROOT     write a small synthetic dataset whose progress is visible
+    rewact demo                 the main job end to end on built-in data (what `make demo` runs)
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def _marker_data(args: argparse.Namespace) -> None:
     print(f"dataset written to {root}")
 
 
+def _demo(args: argparse.Namespace) -> None:
+    from .demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(data_dir=Path(args.data_dir), out_dir=Path(args.out_dir), steps=args.steps))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewact", description="RewACT: ACT with a task-progress head.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--image-size", type=int, default=64)
     m.add_argument("--fps", type=int, default=10)
     m.add_argument("--seed", type=int, default=0)
+
+    d = sub.add_parser("demo", help="build the demo data, train, score the reward, write outputs")
+    d.add_argument("--data-dir", default="data/demo-marker")
+    d.add_argument("--out-dir", default="outputs/demo")
+    d.add_argument("--steps", type=int, default=600)
     return parser
 
 
@@ -68,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "marker-data":
         _marker_data(args)
+    elif args.command == "demo":
+        _demo(args)
 
 
 if __name__ == "__main__":

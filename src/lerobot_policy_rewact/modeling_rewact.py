@@ -1,8 +1,8 @@
 """RewACT: LeRobot's ACT policy plus a head that predicts task progress for the current frame.
 
 The model is LeRobot's ACT unchanged. A forward hook on ACT's transformer encoder keeps the
-encoder's output; the reward head reads one feature from it (the mean over all encoder tokens by
-default, see `reward_feature`). Training adds the reward loss to ACT's loss. Acting returns ACT's
+encoder's output; the reward head reads one feature from it (by default the output at ACT's latent
+token, see `reward_feature`). Training adds the reward loss to ACT's loss. Acting returns ACT's
 action tensor and leaves the reward for that step in `policy.last_reward`.
 
 Because the reward depends only on the encoder, a reward-only pass stops after the encoder: no

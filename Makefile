@@ -1,0 +1,47 @@
+# The two set-up commands of the README:
+#   make demo   the main job end to end on the built-in demo data
+#   make test   the test suite
+# Each creates .venv/ and installs what it needs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,sim]'
+	@touch $(STAMP)
+
+# Debian libraries: FFmpeg (LeRobot's default video decoder, torchcodec, needs them; without them
+# RewACT's own commands fall back to PyAV) and Mesa EGL for MuJoCo's CPU rendering. Best effort:
+# skipped without root or apt-get.
+DEBIAN_PKGS := ffmpeg libegl1 libgl1 libosmesa6
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  if ! dpkg -s $(DEBIAN_PKGS) >/dev/null 2>&1; then \
+	    echo "installing Debian packages: $(DEBIAN_PKGS)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PKGS) >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PKGS) >/dev/null 2>&1; } || \
+	    echo "warning: could not install $(DEBIAN_PKGS); continuing (PyAV decodes videos instead)"; \
+	  fi; \
+	else echo "note: not root or no apt-get: skipping Debian packages ($(DEBIAN_PKGS))"; fi
+
+demo: $(STAMP)
+	$(VENV)/bin/rewact demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	cd benchmarks && ../$(PY) train_step.py --setting cpu --rounds 20
+	cd benchmarks && ../$(PY) train_step.py --setting act-defaults --image 96 --batch 8 --rounds 6
+	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 96 96
+	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 480 640 --rounds 1
+
+clean:
+	rm -rf $(VENV) outputs

@@ -1,0 +1,75 @@
+"""Shared pieces of the benchmarks: ACT and RewACT built alike on synthetic inputs, and timing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+from lerobot.configs.types import FeatureType, PolicyFeature
+from lerobot.policies.act.configuration_act import ACTConfig
+from lerobot.policies.act.modeling_act import ACTPolicy
+from lerobot_policy_rewact import RewACTConfig, RewACTPolicy
+
+SETTINGS = {
+    # small enough for a CPU: what the tests and the CPU demo use
+    "cpu": dict(dim_model=64, dim_feedforward=128, n_heads=4, chunk_size=10, n_action_steps=10,
+                n_encoder_layers=2, n_vae_encoder_layers=1, latent_dim=8),
+    # LeRobot ACT's defaults (dim 512, chunk 100, 4 encoder layers, VAE)
+    "act-defaults": dict(),
+}
+
+
+def features(state_dim: int, image_hw: tuple[int, int], cameras: int = 1):
+    inputs = {"observation.state": PolicyFeature(FeatureType.STATE, (state_dim,))}
+    for c in range(cameras):
+        inputs[f"observation.images.cam{c}"] = PolicyFeature(FeatureType.VISUAL, (3, *image_hw))
+    return inputs, {"action": PolicyFeature(FeatureType.ACTION, (state_dim,))}
+
+
+class FakeMeta:
+    """Just enough dataset metadata for RewACT's linear labels: one long episode."""
+
+    def __init__(self, frames: int):
+        self.episodes = {"episode_index": [0], "dataset_from_index": [0], "dataset_to_index": [frames]}
+        self.fps, self.root, self.total_frames = 50, ".", frames
+
+
+def build_pair(setting: str, state_dim: int, image_hw: tuple[int, int], seed: int = 0):
+    """(ACT, RewACT) with identical ACT weights and options, on the CPU, no pretrained backbone."""
+    inputs, outputs = features(state_dim, image_hw)
+    common = dict(device="cpu", pretrained_backbone_weights=None, input_features=inputs,
+                  output_features=outputs, **SETTINGS[setting])
+    torch.manual_seed(seed)
+    act = ACTPolicy(ACTConfig(**common))
+    torch.manual_seed(seed)
+    rewact = RewACTPolicy(RewACTConfig(**common), dataset_meta=FakeMeta(10_000))
+    return act, rewact
+
+
+def make_batch(policy, batch_size: int, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    cfg = policy.config
+    batch = {key: torch.randn(batch_size, *ft.shape, generator=g) for key, ft in cfg.input_features.items()}
+    batch["action"] = torch.randn(batch_size, cfg.chunk_size, cfg.action_feature.shape[0], generator=g)
+    batch["action_is_pad"] = torch.zeros(batch_size, cfg.chunk_size, dtype=torch.bool)
+    batch["index"] = torch.randint(0, 10_000, (batch_size,), generator=g)
+    batch["episode_index"] = torch.zeros(batch_size, dtype=torch.int64)
+    return batch
+
+
+def observation(batch: dict) -> dict:
+    """One observation (batch of 1) from a training batch, as a robot would give it."""
+    return {k: v[:1] for k, v in batch.items() if k.startswith("observation.")}
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def summary(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
