@@ -20,10 +20,13 @@ def test_hl_gauss_target_is_a_distribution_centred_on_the_label():
     assert head.centres[0] == 0 and head.centres[-1] == 1  # the readout can reach both ends
 
 
-@pytest.mark.parametrize("head", [SigmoidRewardHead(8), SigmoidRewardHead(8, "l1"), DistributionalRewardHead(8, 21)])
-def test_heads_fit_a_target(head):
+@pytest.mark.parametrize(
+    "make", [lambda: SigmoidRewardHead(32), lambda: SigmoidRewardHead(32, "l1"), lambda: DistributionalRewardHead(32, 21)]
+)
+def test_heads_fit_a_target(make):
     torch.manual_seed(0)
-    x = torch.randn(64, 8)
+    head = make()
+    x = torch.randn(64, 32)
     target = torch.sigmoid(x[:, 0] * 2)
     optim = torch.optim.Adam(head.parameters(), lr=1e-2)
     for _ in range(300):
