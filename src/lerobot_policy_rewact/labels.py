@@ -141,3 +141,42 @@ class RewardTargets:
                 "from: the policy was built for another dataset than the one it is trained on."
             )
         return self._targets[index]
+
+
+@register_label_source
+class GroundTruthProgress(RewardLabelSource):
+    """Progress from a simulator's ground-truth file (the built-in demo data has one).
+
+    Reads `reward_labels_path` if set, else `rewact_ground_truth.json` in the dataset's root.
+    Failed episodes fall to 0 at their failure frame, so this source teaches success from failure.
+    """
+
+    name = "ground_truth"
+
+    def __init__(self, path: str | None = None):
+        self.path = path
+        self._progress: dict[int, list[float]] = {}
+
+    @classmethod
+    def from_config(cls, config: Any) -> GroundTruthProgress:
+        return cls(config.reward_labels_path)
+
+    def frame_targets(self, meta: Any) -> np.ndarray:
+        from .sim import ground_truth
+
+        if self.path:
+            truth = ground_truth.read_file(Path(self.path).expanduser())
+        else:
+            truth = ground_truth.read(Path(meta.root))
+        self._progress = {ep: t.progress for ep, t in truth.items()}
+        return super().frame_targets(meta)
+
+    def episode_targets(self, episode_index: int, length: int, fps: float) -> np.ndarray:
+        if episode_index not in self._progress:
+            raise ValueError(f"the ground-truth file has no episode {episode_index}")
+        values = np.asarray(self._progress[episode_index], dtype=np.float32)
+        if len(values) != length:
+            raise ValueError(
+                f"the ground truth of episode {episode_index} has {len(values)} frames, the dataset {length}"
+            )
+        return values

@@ -1,0 +1,135 @@
+"""The built-in demonstrations: simulated ALOHA cube transfers, some failing, as a LeRobot v3 dataset.
+
+`generate(spec, root)` scripts every episode (in parallel worker processes), writes them with
+LeRobot's own dataset API (14-dim `observation.state` and `action`, the top camera, 50 fps) and
+puts the ground truth beside it (`rewact_ground_truth.json`). It is seeded: the same spec gives
+the same episodes. `ensure(spec, root)` reuses a finished dataset of the same spec.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+TASK = "Transfer the red cube from the right gripper to the left gripper."
+JOINT_NAMES = [
+    f"{side}_{joint}"
+    for side in ("left", "right")
+    for joint in ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")
+]
+
+
+@dataclass(frozen=True)
+class DemoDataSpec:
+    """What to generate. Failures are spread evenly: every block of 10 episodes has the same mix."""
+
+    episodes: int = 30
+    failure_share: float = 0.3
+    image_height: int = 96
+    image_width: int = 128
+    seed: int = 0
+    workers: int = 2
+
+    def plan(self) -> list[tuple[int, int, str | None]]:
+        """(episode index, simulator seed, perturbation or None) for every episode."""
+        from .expert import PERTURBATIONS
+
+        rng = np.random.default_rng(self.seed)
+        out, kinds = [], 0
+        for block in range(0, self.episodes, 10):
+            size = min(10, self.episodes - block)
+            failing = set(rng.choice(size, int(round(size * self.failure_share)), replace=False).tolist())
+            for i in range(size):
+                pert = None
+                if i in failing:
+                    pert, kinds = PERTURBATIONS[kinds % len(PERTURBATIONS)], kinds + 1
+                out.append((block + i, self.seed * 100_000 + block + i, pert))
+        return out
+
+    def key(self) -> dict:
+        d = asdict(self)
+        d.pop("workers")  # does not change the data
+        return d
+
+
+def _record(job: tuple[int, int, str | None, tuple[int, int]]):
+    """Worker: one episode (runs in a separate process: MuJoCo and its renderer are per process)."""
+    from . import ground_truth
+    from .replay import record_episode
+
+    index, seed, perturbation, image_hw = job
+    rec = record_episode(seed, perturbation, image_hw, np.random.default_rng(seed))
+    truth = ground_truth.derive(rec.stages, seed, perturbation, rec.plan.critical_step)
+    return index, rec.images, rec.states, rec.actions, truth
+
+
+def generate(spec: DemoDataSpec, root: Path) -> Path:
+    """Generate the dataset into `root` (which must not exist); written whole or not at all."""
+    from ..compat import create_dataset
+    from . import aloha, ground_truth
+
+    root = Path(root)
+    if root.exists():
+        raise FileExistsError(f"{root} already exists; generate into a new folder (nothing was overwritten).")
+    tmp = root.with_name(root.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)  # our own leftover from an interrupted run
+    features = {
+        "observation.state": {"dtype": "float32", "shape": (14,), "names": JOINT_NAMES},
+        "action": {"dtype": "float32", "shape": (14,), "names": JOINT_NAMES},
+        "observation.images.top": {
+            "dtype": "video",
+            "shape": (spec.image_height, spec.image_width, 3),
+            "names": ["height", "width", "channels"],
+        },
+    }
+    dataset = create_dataset("local/aloha_transfer_cube_rewact", aloha.FPS, features, tmp, robot_type="aloha")
+    jobs = [(i, seed, pert, (spec.image_height, spec.image_width)) for i, seed, pert in spec.plan()]
+    truths = {}
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(max(1, spec.workers)) as pool:
+        results = pool.imap(_record, jobs) if spec.workers > 1 else map(_record, jobs)
+        for index, images, states, actions, truth in tqdm(results, total=len(jobs), desc="simulating episodes"):
+            for t in range(len(states)):
+                dataset.add_frame(
+                    {"observation.state": states[t], "action": actions[t], "observation.images.top": images[t],
+                     "task": TASK}
+                )
+            dataset.save_episode()
+            truths[index] = truth
+    dataset.finalize()
+    seconds = time.perf_counter() - t0
+    ground_truth.write(tmp, truths, aloha.FPS, TASK)
+    (tmp / "rewact_generation.json").write_text(
+        json.dumps({"spec": spec.key(), "seconds": round(seconds, 1), "seconds_per_episode": round(seconds / len(jobs), 2)})
+    )
+    tmp.rename(root)
+    successes = sum(t.success for t in truths.values())
+    log.info("%d episodes (%d successes) in %.0f s: %s", len(jobs), successes, seconds, root)
+    return root
+
+
+def ensure(spec: DemoDataSpec, root: Path) -> Path:
+    """The dataset at `root`, generated only if it is not there already with the same spec."""
+    root = Path(root)
+    stamp = root / "rewact_generation.json"
+    if stamp.is_file():
+        made = json.loads(stamp.read_text()).get("spec")
+        if made == spec.key():
+            log.info("using the cached demo dataset at %s", root)
+            return root
+        raise FileExistsError(
+            f"{root} holds demo data generated with another spec ({made}); use another folder or move it away."
+        )
+    return generate(spec, root)
