@@ -43,7 +43,8 @@ def _marker_data(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from .demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(data_dir=Path(args.data_dir), out_dir=Path(args.out_dir), steps=args.steps))
+    run_demo(DemoConfig(data_dir=Path(args.data_dir), out_dir=Path(args.out_dir), steps=args.steps,
+                        episodes=args.episodes))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=0)
 
     d = sub.add_parser("demo", help="build the demo data, train, score the reward, write outputs")
-    d.add_argument("--data-dir", default="data/demo-marker")
+    d.add_argument("--data-dir", default="data/aloha-transfer-demo")
     d.add_argument("--out-dir", default="outputs/demo")
-    d.add_argument("--steps", type=int, default=600)
+    d.add_argument("--steps", type=int, default=1000)
+    d.add_argument("--episodes", type=int, default=40, help="episodes to generate; the last 10 are held out")
     return parser
 
 

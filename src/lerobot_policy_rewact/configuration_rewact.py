@@ -82,6 +82,8 @@ class RewACTConfig(PreTrainedConfig):
             when ACT recomputes its action chunk (False: no extra cost, stale reward).
         select_action_returns_reward: make `select_action` return `(action, reward)` (the call style
             of the original RewACT). Off by default: LeRobot's tools need a bare action tensor.
+        reward_log_path: append the reward of every control step to this JSON-lines file (one line
+            per step: episode, step, reward per environment), e.g. during `lerobot-eval`.
     """
 
     reward_head: str = "sigmoid"
@@ -98,6 +100,7 @@ class RewACTConfig(PreTrainedConfig):
 
     reward_every_step: bool = True
     select_action_returns_reward: bool = False
+    reward_log_path: str | None = None
 
     # Offline by default: LeRobot's default (True) makes lerobot-train demand a Hub repo id.
     push_to_hub: bool = False

@@ -12,8 +12,8 @@ action, so the reward is fresh at every control step.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
+import json
 import logging
 import os
 from pathlib import Path
@@ -45,6 +45,24 @@ class _EncoderDone(Exception):
     """Raised from the encoder hook to stop ACT's forward once the encoder has run."""
 
 
+class RewardLog:
+    """Appends the reward of every control step to a JSON-lines file, one line per step."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.episode, self.step = -1, 0
+
+    def new_episode(self) -> None:
+        self.episode, self.step = self.episode + 1, 0
+
+    def add(self, reward: Tensor) -> None:
+        line = {"episode": max(self.episode, 0), "step": self.step, "reward": reward.float().cpu().tolist()}
+        with self.path.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        self.step += 1
+
+
 class RewACTPolicy(ACTPolicy):
     """ACT with a per-frame reward (task progress in [0, 1]) head."""
 
@@ -67,7 +85,9 @@ class RewACTPolicy(ACTPolicy):
         self.model.encoder.register_forward_hook(self._on_encoder_output)
         self._encoder_out: Tensor | None = None
         self._stop_after_encoder = False
+        self._resize_warned: set[str] = set()
         self.last_reward: Tensor | None = None
+        self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
         # Per-frame training targets, built once from the dataset's episode table.
         self.reward_targets = RewardTargets.from_config(config, dataset_meta) if dataset_meta is not None else None
@@ -90,12 +110,22 @@ class RewACTPolicy(ACTPolicy):
         self._check_batch(batch)
         batch = dict(batch)
         if self.config.image_features:
-            batch[OBS_IMAGES] = [batch[key] for key in self.config.image_features]
+            batch[OBS_IMAGES] = [self._fit_image(key, batch[key]) for key in self.config.image_features]
         if not self.config.robot_state_feature and OBS_STATE not in batch:
             # ACT reads `batch[OBS_STATE].device` even without a robot state: an empty one serves.
             ref = batch[OBS_IMAGES][0] if self.config.image_features else batch[OBS_ENV_STATE]
             batch[OBS_STATE] = ref.new_zeros(ref.shape[0], 0)
         return batch
+
+    def _fit_image(self, key: str, image: Tensor) -> Tensor:
+        """Resize a camera image to the size the policy was trained at (e.g. a simulator's 480x640)."""
+        size = tuple(self.config.image_features[key].shape[-2:])
+        if tuple(image.shape[-2:]) == size:
+            return image
+        if key not in self._resize_warned:
+            log.warning("'%s' is %s, the policy was trained at %s: resizing", key, tuple(image.shape[-2:]), size)
+            self._resize_warned.add(key)
+        return torch.nn.functional.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
     def _check_batch(self, batch: dict[str, Tensor]) -> None:
         """Name the feature when an input does not have the shape this policy was built for."""
@@ -108,7 +138,11 @@ class RewACTPolicy(ACTPolicy):
                     )
                 continue
             got = tuple(batch[key].shape[-len(feature.shape) :])
-            if got != tuple(feature.shape):
+            if key in self.config.image_features:  # other image sizes are resized; channels must match
+                got, feature_shape = got[:1], tuple(feature.shape)[:1]
+            else:
+                feature_shape = tuple(feature.shape)
+            if got != feature_shape:
                 raise ValueError(
                     f"'{key}' has shape {tuple(batch[key].shape)} but this policy was trained with "
                     f"{tuple(feature.shape)} (per sample): the data and the checkpoint do not match."
@@ -174,9 +208,17 @@ class RewACTPolicy(ACTPolicy):
         action = super().select_action(batch)  # runs predict_action_chunk when the queue is empty
         if self.last_reward is None and self.config.reward_every_step:
             self.last_reward = self.predict_reward(batch)
+        if self._log is not None and self.last_reward is not None:
+            self._log.add(self.last_reward)
         if return_reward if return_reward is not None else self.config.select_action_returns_reward:
             return action, self.last_reward
         return action
+
+    def reset(self) -> None:
+        """Start a new episode (LeRobot calls this at every environment reset)."""
+        super().reset()
+        if getattr(self, "_log", None) is not None:
+            self._log.new_episode()
 
     # ------------------------------------------------------------------ saving and loading
     @classmethod

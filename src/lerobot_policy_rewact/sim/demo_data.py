@@ -63,7 +63,7 @@ class DemoDataSpec:
 
 
 def _record(job: tuple[int, int, str | None, tuple[int, int]]):
-    """Worker: one episode (runs in a separate process: MuJoCo and its renderer are per process)."""
+    """Record one episode and derive its ground truth (runs in a worker process)."""
     from . import ground_truth
     from .replay import record_episode
 
@@ -97,9 +97,10 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
     jobs = [(i, seed, pert, (spec.image_height, spec.image_width)) for i, seed, pert in spec.plan()]
     truths = {}
     t0 = time.perf_counter()
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(max(1, spec.workers)) as pool:
-        results = pool.imap(_record, jobs) if spec.workers > 1 else map(_record, jobs)
+    # MuJoCo and its renderer are per process: episodes run in spawned workers, written here in order.
+    pool = multiprocessing.get_context("spawn").Pool(spec.workers) if spec.workers > 1 else None
+    try:
+        results = pool.imap(_record, jobs) if pool else map(_record, jobs)
         for index, images, states, actions, truth in tqdm(results, total=len(jobs), desc="simulating episodes"):
             for t in range(len(states)):
                 dataset.add_frame(
@@ -108,6 +109,9 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
                 )
             dataset.save_episode()
             truths[index] = truth
+    finally:
+        if pool:
+            pool.terminate()
     dataset.finalize()
     seconds = time.perf_counter() - t0
     ground_truth.write(tmp, truths, aloha.FPS, TASK)

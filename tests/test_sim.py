@@ -1,0 +1,139 @@
+"""The built-in demonstrations: the expert succeeds, perturbations fail, ground truth lines up."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gym_aloha")
+
+from conftest import load_dataset  # noqa: E402
+from lerobot_policy_rewact import RewACTConfig  # noqa: E402
+from lerobot_policy_rewact.labels import RewardTargets  # noqa: E402
+from lerobot_policy_rewact.sim import ground_truth  # noqa: E402
+from lerobot_policy_rewact.sim.demo_data import DemoDataSpec, generate  # noqa: E402
+from lerobot_policy_rewact.sim.expert import PERTURBATIONS  # noqa: E402
+from lerobot_policy_rewact.sim.replay import record_episode  # noqa: E402
+
+SMALL_IMAGE = (24, 32)
+
+
+def _succeeds(seed: int, perturbation: str | None = None) -> bool:
+    rec = record_episode(seed, perturbation, SMALL_IMAGE, np.random.default_rng(seed))
+    return ground_truth.derive(rec.stages, seed, perturbation, rec.plan.critical_step).success
+
+
+def test_expert_succeeds_on_unperturbed_seeds():
+    assert all(_succeeds(seed) for seed in (101, 202, 303))
+
+
+@pytest.mark.slow
+def test_expert_succeeds_on_90_percent_of_20_seeds():
+    wins = sum(_succeeds(seed) for seed in range(1000, 1020))
+    assert wins >= 18, f"{wins}/20"
+
+
+def test_perturbations_make_the_expert_fail():
+    failures = [not _succeeds(7, p) for p in PERTURBATIONS]
+    assert sum(failures) >= 3, dict(zip(PERTURBATIONS, failures, strict=True))
+
+
+def test_ground_truth_from_stages():
+    success = np.r_[np.zeros(100), np.ones(20), 2 * np.ones(80), 4 * np.ones(100)].astype(int)
+    success[150] = 0  # a one-frame flicker is smoothed away
+    t = ground_truth.derive(success, seed=0, perturbation=None, critical_step=None)
+    assert t.success and t.completion_frame == 200 and t.failure_frame is None
+    assert t.stage_onsets == {1: 100, 2: 120, 3: 200, 4: 200}
+    assert t.progress[0] == 0 and t.progress[100] == 0.25 and t.progress[120] == 0.5
+    assert t.progress[199] < 1 and t.progress[200:] == [1.0] * 100
+    assert np.all(np.diff(t.progress) >= 0)
+
+    dropped = np.r_[np.zeros(100), 2 * np.ones(50), np.zeros(100)].astype(int)
+    f = ground_truth.derive(dropped, seed=0, perturbation="dropped_cube", critical_step=120)
+    assert not f.success and f.failure_frame == 150 and f.completion_frame is None
+    assert f.progress[149] == 0.5 and set(f.progress[150:]) == {0.0}
+
+    missed = np.zeros(200, dtype=int)
+    m = ground_truth.derive(missed, seed=0, perturbation="missed_grasp", critical_step=170)
+    assert m.failure_frame == 170 and set(m.progress) == {0.0}
+
+
+@pytest.fixture(scope="module")
+def demo_ds(tmp_path_factory):
+    spec = DemoDataSpec(episodes=3, failure_share=0.34, image_height=24, image_width=32, seed=5, workers=1)
+    return spec, generate(spec, tmp_path_factory.mktemp("sim") / "aloha")
+
+
+def test_dataset_loads_back_with_ground_truth_lined_up(demo_ds):
+    spec, root = demo_ds
+    dataset = load_dataset(root)
+    truth = ground_truth.read(root)
+    assert dataset.meta.total_episodes == 3 and dataset.fps == 50
+    assert dataset.meta.features["observation.state"]["shape"] in ((14,), [14])
+    assert dataset.meta.features["observation.images.top"]["shape"][:2] in ((24, 32), [24, 32])
+    assert sorted(truth) == [0, 1, 2]
+    assert [t.perturbation is not None for t in truth.values()].count(True) == 1
+    for ep, t in truth.items():
+        length = int(dataset.meta.episodes["length"][ep])
+        assert len(t.progress) == len(t.stage) == length == 400
+        p = np.asarray(t.progress)
+        assert p.min() >= 0 and p.max() <= 1
+        if t.success:
+            assert p[-1] == 1.0 and p[t.completion_frame] == 1.0 and p[t.completion_frame - 1] < 1.0
+        else:
+            assert p[-1] == 0.0 and t.failure_frame is not None
+    item = dataset[int(dataset.meta.episodes["dataset_from_index"][1]) + 10]
+    assert item["observation.state"].shape == (14,) and item["action"].shape == (14,)
+    assert item["observation.images.top"].shape == (3, 24, 32)
+    # the ground truth serves as labels through the label-source interface
+    targets = RewardTargets.from_config(RewACTConfig(device="cpu", reward_labels="ground_truth"), dataset.meta)
+    import torch
+
+    start = int(dataset.meta.episodes["dataset_from_index"][2])
+    got = targets.lookup(torch.arange(start, start + 400)).numpy()
+    assert np.allclose(got, truth[2].progress)
+
+
+def test_generation_is_deterministic(demo_ds, tmp_path):
+    spec, root = demo_ds
+    again = generate(DemoDataSpec(**{**spec.key(), "episodes": 1}, workers=1), tmp_path / "again")
+    a, b = load_dataset(root, episodes=[0]), load_dataset(again)
+    for key in ("observation.state", "action"):
+        assert np.array_equal(np.asarray(a.hf_dataset[key]), np.asarray(b.hf_dataset[key]))
+    assert ground_truth.read(root)[0] == ground_truth.read(again)[0]
+
+
+def test_generation_never_overwrites(demo_ds):
+    spec, root = demo_ds
+    with pytest.raises(FileExistsError, match="already exists"):
+        generate(spec, root)
+    assert json.loads((root / "rewact_generation.json").read_text())["spec"] == spec.key()
+
+
+def test_lerobot_eval_runs_a_checkpoint_in_the_simulator_and_logs_rewards(demo_ds, tmp_path):
+    from conftest import BIN, run, train_cmd
+
+    _, root = demo_ds
+    out = tmp_path / "train"
+    proc = run(train_cmd("lerobot-train", root, out, steps=2))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    log = tmp_path / "rollout_rewards.jsonl"
+    proc = run([
+        str(BIN / "lerobot-eval"),
+        f"--policy.path={out / 'checkpoints' / 'last' / 'pretrained_model'}",
+        "--policy.device=cpu",
+        f"--policy.reward_log_path={log}",
+        "--env.type=aloha",
+        "--env.task=AlohaTransferCube-v0",
+        "--env.episode_length=12",
+        "--eval.n_episodes=1",
+        "--eval.batch_size=1",
+        f"--output_dir={tmp_path / 'eval'}",
+    ], env={"MUJOCO_GL": "egl"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) >= 12  # one reward per control step, every step
+    assert [line["step"] for line in lines[:12]] == list(range(12))
+    assert all(0.0 <= line["reward"][0] <= 1.0 for line in lines)
