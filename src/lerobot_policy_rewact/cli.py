@@ -3,6 +3,9 @@
     rewact train ...            LeRobot training with RewACT (all lerobot-train flags)
     rewact marker-data ROOT     write a small synthetic dataset whose progress is visible
     rewact demo                 the main job end to end on built-in data (what `make demo` runs)
+    rewact labels check FILE --dataset-root ROOT      every problem of a keyframe label file
+    rewact labels plot FILE --dataset-root ROOT --episodes 0 3 --out labels.png
+    rewact labels from-ground-truth ROOT --out FILE  keyframes from the demo data's ground truth
 """
 
 from __future__ import annotations
@@ -47,6 +50,48 @@ def _demo(args: argparse.Namespace) -> None:
                         episodes=args.episodes))
 
 
+def _meta(root: str, repo_id: str | None):
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    path = Path(root)
+    if not (path / "meta" / "info.json").is_file():
+        sys.exit(f"error: {path} is not a LeRobot dataset folder (no meta/info.json)")
+    return LeRobotDatasetMetadata(repo_id or f"local/{path.name}", root=path)
+
+
+def _labels(args: argparse.Namespace) -> None:
+    from . import keyframes
+    from .compat import episode_table
+
+    if args.labels_command == "from-ground-truth":
+        import json
+
+        from .sim import ground_truth
+
+        out = Path(args.out)
+        if out.exists() and not args.force:
+            sys.exit(f"error: {out} exists; pass --force to overwrite it")
+        meta = _meta(args.dataset_root, args.repo_id)
+        doc = ground_truth.to_keyframes(ground_truth.read(Path(args.dataset_root)), meta.repo_id)
+        out.write_text(json.dumps(doc, indent=1))
+        print(f"wrote keyframes of {len(doc['episodes'])} episodes to {out}")
+        return
+    meta = _meta(args.dataset_root, args.repo_id)
+    if args.labels_command == "check":
+        _, report = keyframes.check_file(args.file, episode_table(meta), meta.repo_id)
+        print(report.text())
+        print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+        sys.exit(1 if report.errors else 0)
+    from .label_plot import plot_label_file
+
+    try:
+        out = plot_label_file(args.file, meta, args.episodes, args.out, args.interpolation,
+                              compare_linear=args.compare_linear)
+    except (keyframes.LabelFileError, KeyError) as e:
+        sys.exit(f"error: {e}")
+    print(f"plot written to {out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewact", description="RewACT: ACT with a task-progress head.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +115,24 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out-dir", default="outputs/demo")
     d.add_argument("--steps", type=int, default=1000)
     d.add_argument("--episodes", type=int, default=40, help="episodes to generate; the last 10 are held out")
+
+    lab = sub.add_parser("labels", help="check, plot or derive reward label files")
+    lsub = lab.add_subparsers(dest="labels_command", required=True)
+    for name in ("check", "plot"):
+        x = lsub.add_parser(name)
+        x.add_argument("file")
+        x.add_argument("--dataset-root", required=True)
+        x.add_argument("--repo-id", default=None)
+    plot = lsub.choices["plot"]
+    plot.add_argument("--episodes", type=int, nargs="+", default=[0])
+    plot.add_argument("--out", default="labels.png")
+    plot.add_argument("--interpolation", choices=["linear", "monotone"], default="linear")
+    plot.add_argument("--compare-linear", action="store_true", help="overlay the linear default")
+    gt = lsub.add_parser("from-ground-truth")
+    gt.add_argument("dataset_root")
+    gt.add_argument("--out", required=True)
+    gt.add_argument("--repo-id", default=None)
+    gt.add_argument("--force", action="store_true")
     return parser
 
 
@@ -84,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         _marker_data(args)
     elif args.command == "demo":
         _demo(args)
+    elif args.command == "labels":
+        _labels(args)
 
 
 if __name__ == "__main__":

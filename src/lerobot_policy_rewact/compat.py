@@ -76,8 +76,10 @@ def create_dataset(repo_id: str, fps: int, features: dict, root: str | Path, **k
     params = inspect.signature(LeRobotDataset.create).parameters
     if "vcodec" in params:
         kwargs.setdefault("vcodec", "h264")
-    elif "rgb_encoder" in params:
-        kwargs.setdefault("rgb_encoder", "h264")
+    elif "rgb_encoder" in params and "rgb_encoder" not in kwargs:
+        from lerobot.configs.video import RGBEncoderConfig
+
+        kwargs["rgb_encoder"] = RGBEncoderConfig(vcodec="h264")
     return LeRobotDataset.create(repo_id=repo_id, fps=fps, features=features, root=root, **kwargs)
 
 

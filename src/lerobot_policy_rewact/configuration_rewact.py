@@ -73,9 +73,16 @@ class RewACTConfig(PreTrainedConfig):
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
-        reward_labels: the label source that gives a target per frame (see `labels.py`);
-            "linear" is progress over each episode.
-        reward_labels_path: file used by label sources that read one.
+        reward_labels: the label source that gives a target per frame (see `labels.py`):
+            "linear" (progress over each episode), "keyframes" (a label file of keypoints and
+            failures, see `keyframes.py`), "column" (a numeric dataset column), "ground_truth"
+            (the simulator's progress file beside the built-in demo data).
+        reward_labels_path: file used by label sources that read one (keyframes, ground_truth).
+        reward_keyframe_interpolation: "linear" or "monotone" (PCHIP, no overshoot) between keypoints.
+        reward_keyframe_before_first: "hold" (the first keypoint's value) or "zero" before it.
+        reward_keyframe_missing: episodes absent from the label file: "linear" default or "error".
+        reward_label_column / reward_label_rescale: the column for reward_labels=column, and
+            whether to min-max rescale it to [0, 1].
         reward_linear_start / reward_linear_end: fraction of an episode before which the linear
             label is 0 and after which it is 1.
         reward_every_step: compute a fresh reward at every `select_action` call (True), or only
@@ -97,6 +104,11 @@ class RewACTConfig(PreTrainedConfig):
     reward_labels_path: str | None = None
     reward_linear_start: float = 0.05
     reward_linear_end: float = 0.95
+    reward_keyframe_interpolation: str = "linear"
+    reward_keyframe_before_first: str = "hold"
+    reward_keyframe_missing: str = "linear"
+    reward_label_column: str = "next.reward"
+    reward_label_rescale: bool = False
 
     reward_every_step: bool = True
     select_action_returns_reward: bool = False
@@ -112,6 +124,9 @@ class RewACTConfig(PreTrainedConfig):
         _check_choice("reward_head", self.reward_head, REWARD_HEADS)
         _check_choice("reward_feature", self.reward_feature, REWARD_FEATURES)
         _check_choice("reward_regression_loss", self.reward_regression_loss, REGRESSION_LOSSES)
+        _check_choice("reward_keyframe_interpolation", self.reward_keyframe_interpolation, ("linear", "monotone"))
+        _check_choice("reward_keyframe_before_first", self.reward_keyframe_before_first, ("hold", "zero"))
+        _check_choice("reward_keyframe_missing", self.reward_keyframe_missing, ("linear", "error"))
         if not 0.0 <= self.reward_linear_start < self.reward_linear_end <= 1.0:
             raise ValueError(
                 "Need 0 <= reward_linear_start < reward_linear_end <= 1, got "

@@ -180,3 +180,106 @@ class GroundTruthProgress(RewardLabelSource):
                 f"the ground truth of episode {episode_index} has {len(values)} frames, the dataset {length}"
             )
         return values
+
+
+@register_label_source
+class KeyframeLabels(RewardLabelSource):
+    """Rewards at labelled moments (keypoints), failures included, from a JSON file (`keyframes.py`).
+
+    The file is checked against the dataset first; any error stops with the full list. Episodes not
+    in the file get the linear default, or are an error with `missing="error"`.
+    """
+
+    name = "keyframes"
+
+    def __init__(self, path: str, interpolation: str = "linear", before_first: str = "hold",
+                 missing: str = "linear", linear: LinearProgress | None = None):
+        if not path:
+            raise ValueError("reward_labels=keyframes needs --policy.reward_labels_path=<label file>.")
+        self.path, self.interpolation, self.before_first, self.missing = path, interpolation, before_first, missing
+        self.linear = linear or LinearProgress()
+        self._episodes: dict = {}
+
+    @classmethod
+    def from_config(cls, config: Any) -> KeyframeLabels:
+        return cls(config.reward_labels_path, config.reward_keyframe_interpolation, config.reward_keyframe_before_first,
+                   config.reward_keyframe_missing, LinearProgress.from_config(config))
+
+    def validate(self, meta: Any) -> None:
+        from . import keyframes
+
+        self._episodes, report = keyframes.check_file(self.path, episode_table(meta), getattr(meta, "repo_id", None))
+        if not report.ok:
+            raise keyframes.LabelFileError(
+                f"the label file {self.path} has {len(report.errors)} error(s); fix them "
+                f"(`rewact labels check` lists them too):\n{report.text()}"
+            )
+        if self.missing == "error":
+            absent = sorted(set(episode_table(meta).episode_index.tolist()) - set(self._episodes))
+            if absent:
+                raise keyframes.LabelFileError(
+                    f"the label file {self.path} has no labels for episodes {absent[:20]}"
+                    f"{' ...' if len(absent) > 20 else ''} (reward_keyframe_missing=error)"
+                )
+
+    def episode_targets(self, episode_index: int, length: int, fps: float) -> np.ndarray:
+        from . import keyframes
+
+        labels = self._episodes.get(episode_index)
+        if labels is None or (not labels.keypoints and not labels.failed):
+            return self.linear.episode_targets(episode_index, length, fps)
+        return keyframes.curve(labels, length, self.interpolation, self.before_first)
+
+
+@register_label_source
+class ColumnLabels(RewardLabelSource):
+    """A numeric per-frame column of the dataset (e.g. `next.reward`), rescaled to [0, 1] if asked."""
+
+    name = "column"
+
+    def __init__(self, column: str, rescale: bool = False):
+        self.column, self.rescale = column, rescale
+        self._values: np.ndarray | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> ColumnLabels:
+        return cls(config.reward_label_column, config.reward_label_rescale)
+
+    def frame_targets(self, meta: Any) -> np.ndarray:
+        import pandas as pd
+
+        files = sorted((Path(meta.root) / "data").glob("**/*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"no data files under {Path(meta.root) / 'data'}")
+        frames = []
+        for f in files:
+            try:
+                frames.append(pd.read_parquet(f, columns=["index", self.column]))
+            except (KeyError, ValueError) as e:
+                names = sorted(meta.features)
+                raise ValueError(
+                    f"the dataset has no column '{self.column}' (--policy.reward_label_column); it has {names}"
+                ) from e
+        data = pd.concat(frames)
+        raw = data[self.column].to_numpy()
+        if raw.dtype == object:  # one-element arrays per frame
+            raw = np.array([np.asarray(v).reshape(-1)[0] if np.size(v) == 1 else np.nan for v in raw], dtype=float)
+        raw = raw.astype(np.float64)
+        if np.isnan(raw).any():
+            raise ValueError(f"column '{self.column}' has non-numeric, missing or multi-value entries")
+        lo, hi = float(raw.min()), float(raw.max())
+        if self.rescale:
+            raw = (raw - lo) / (hi - lo) if hi > lo else np.zeros_like(raw)
+        elif lo < 0 or hi > 1:
+            raise ValueError(
+                f"column '{self.column}' spans [{lo:g}, {hi:g}], not [0, 1]: pass --policy.reward_label_rescale=true"
+            )
+        table = episode_table(meta)
+        targets = np.full(table.total_frames, np.nan, dtype=np.float32)
+        targets[data["index"].to_numpy()] = raw
+        if np.isnan(targets).any():
+            raise ValueError(f"column '{self.column}' does not cover every frame of the dataset")
+        return targets
+
+    def episode_targets(self, episode_index: int, length: int, fps: float) -> np.ndarray:
+        raise NotImplementedError  # frame_targets reads the whole column at once

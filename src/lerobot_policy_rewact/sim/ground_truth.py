@@ -130,3 +130,22 @@ def read_file(path: Path) -> dict[int, EpisodeTruth]:
         e["stage_onsets"] = {int(k): v for k, v in e["stage_onsets"].items()}
         out[int(ep)] = EpisodeTruth(**e)
     return out
+
+
+def to_keyframes(episodes: dict[int, EpisodeTruth], repo_id: str) -> dict:
+    """A keyframe label file (see `keyframes.py`) from the ground truth: one keypoint per stage
+    onset (stage k -> reward k/4), the completion (1.0) of successes and the failure moment of
+    failures, so keyframe and failure labelling can be exercised on real episodes."""
+    doc: dict = {"repo_id": repo_id, "episodes": {}}
+    for ep, truth in sorted(episodes.items()):
+        points: dict[int, float] = {0: 0.0}
+        for stage, frame in sorted(truth.stage_onsets.items()):
+            points[frame] = max(points.get(frame, 0.0), stage / 4)
+        if truth.success:
+            points[truth.completion_frame] = 1.0
+        keypoints = [{"frame_index": f, "reward": r} for f, r in sorted(points.items())
+                     if truth.failure_frame is None or f < truth.failure_frame]
+        if truth.failure_frame is not None:
+            keypoints.append({"frame_index": truth.failure_frame, "reward": 0.0, "failure": True})
+        doc["episodes"][str(ep)] = {"keypoints": keypoints}
+    return doc
