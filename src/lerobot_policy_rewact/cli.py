@@ -6,6 +6,9 @@
     rewact labels check FILE --dataset-root ROOT      every problem of a keyframe label file
     rewact labels plot FILE --dataset-root ROOT --episodes 0 3 --out labels.png
     rewact labels from-ground-truth ROOT --out FILE  keyframes from the demo data's ground truth
+    rewact visualise --policy-path P --dataset-root ROOT --episode-id 3 7   reward videos and plots
+    rewact evaluate --policy-path P --dataset-root ROOT --episodes 30-39    reward-quality report
+    rewact evaluate --rollout-log rewards.jsonl [--eval-info eval_info.json] score simulator rollouts
 """
 
 from __future__ import annotations
@@ -92,6 +95,31 @@ def _labels(args: argparse.Namespace) -> None:
     print(f"plot written to {out}")
 
 
+def _episodes(spec: str | None) -> list[int] | None:
+    """'3 5 7', '30-39' or '0,2,4-6' -> a list of episode indices."""
+    if spec is None:
+        return None
+    out: list[int] = []
+    for part in spec.replace(",", " ").split():
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    return out
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from . import evaluate
+
+    if args.rollout_log:
+        curves = evaluate.rollout_curves(args.rollout_log, args.eval_info, args.fps)
+    else:
+        if not (args.policy_path and args.dataset_root):
+            sys.exit("error: give --policy-path and --dataset-root (or --rollout-log)")
+        curves = evaluate.dataset_curves(args.policy_path, args.dataset_root, _episodes(args.episodes))
+    report = evaluate.write_report(curves, Path(args.output_dir))
+    print(evaluate.markdown(report))
+    print(f"report.json, report.md and plots in {args.output_dir}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewact", description="RewACT: ACT with a task-progress head.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default="labels.png")
     plot.add_argument("--interpolation", choices=["linear", "monotone"], default="linear")
     plot.add_argument("--compare-linear", action="store_true", help="overlay the linear default")
+    from .visualise import add_arguments
+
+    add_arguments(sub.add_parser("visualise", help="MP4 and PNG of the reward on dataset episodes"))
+    ev = sub.add_parser("evaluate", help="reward-quality metrics, table and plots")
+    ev.add_argument("--policy-path")
+    ev.add_argument("--dataset-root")
+    ev.add_argument("--episodes", default=None, help="e.g. '30-39' or '1 4 7' (default: all)")
+    ev.add_argument("--rollout-log", default=None, help="a reward_log_path file written during lerobot-eval")
+    ev.add_argument("--eval-info", default=None, help="lerobot-eval's eval_info.json, for success flags")
+    ev.add_argument("--fps", type=float, default=50.0, help="control rate of the rollouts")
+    ev.add_argument("--output-dir", default="outputs/evaluate")
     gt = lsub.add_parser("from-ground-truth")
     gt.add_argument("dataset_root")
     gt.add_argument("--out", required=True)
@@ -149,6 +188,12 @@ def main(argv: list[str] | None = None) -> None:
         _demo(args)
     elif args.command == "labels":
         _labels(args)
+    elif args.command == "visualise":
+        from .visualise import run
+
+        run(args)
+    elif args.command == "evaluate":
+        _evaluate(args)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 1. generate the simulated ALOHA cube-transfer dataset, successes and failures (cached);
 2. train RewACT on the first episodes with LeRobot's training loop, labels from the ground truth;
-3. predict the reward on the held-out episodes as a robot would, frame by frame, and score it
-   against the ground truth (MAE, VOC on successes, success-vs-failure ROC-AUC of the final reward);
-4. write a plot, videos of unseen episodes with the reward drawn on them, metrics.json and
+3. score the reward on the held-out episodes against the ground truth with `rewact evaluate`
+   (MAE, VOC, success-vs-failure ROC-AUC, completion timing, calibration);
+4. write plots, videos of unseen episodes with the reward drawn on them, metrics.json and
    report.md, and say where they are.
 """
 
@@ -79,97 +79,46 @@ def _episode_images(dataset) -> np.ndarray:
 
 
 def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, videos: int = 2) -> dict:
-    """Score the reward on held-out episodes against the ground truth; plot and film some."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from lerobot.policies.factory import make_pre_post_processors
-
-    from . import metrics
-    from .inference import episode_rewards, open_dataset
-    from .modeling_rewact import RewACTPolicy
-    from .sim import ground_truth
+    """`rewact evaluate` on the held-out episodes, plus videos of a failure and a success."""
+    from . import evaluate as ev
+    from .inference import open_dataset
     from .video import write_reward_video
 
-    policy = RewACTPolicy.from_pretrained(checkpoint)
-    pre, _ = make_pre_post_processors(policy.config, pretrained_path=str(checkpoint))
-    truth = ground_truth.read(data)
-    per_episode, curves = {}, {}
-    for ep in episodes:
-        ds = open_dataset(data, episodes=[ep])
-        pred = episode_rewards(policy, pre, ds)
-        gt = np.asarray(truth[ep].progress)
-        curves[ep] = (pred, gt, ds)
-        per_episode[ep] = {
-            "success": truth[ep].success,
-            "perturbation": truth[ep].perturbation,
-            "mae": metrics.mae(pred, gt),
-            "voc": metrics.voc(pred),
-            "final_reward": metrics.final_reward(pred, ds.fps),
-        }
-    ok = [e for e in episodes if truth[e].success]
-    failed = [e for e in episodes if not truth[e].success]
-    summary = {
-        "mae": float(np.mean([per_episode[e]["mae"] for e in episodes])),
-        "voc_successes": float(np.mean([per_episode[e]["voc"] for e in ok])) if ok else None,
-        "auroc_final_reward": metrics.auroc([per_episode[e]["final_reward"] for e in ok],
-                                            [per_episode[e]["final_reward"] for e in failed]),
-        "successes": len(ok),
-        "failures": len(failed),
-    }
-
-    fig, axes = plt.subplots(len(episodes), 1, figsize=(8, 1.9 * len(episodes)), squeeze=False, sharex=True)
-    for ax, ep in zip(axes[:, 0], episodes, strict=True):
-        pred, gt, ds = curves[ep]
-        t = np.arange(len(pred)) / ds.fps
-        ax.plot(t, gt, "k--", lw=1, label="ground truth")
-        ax.plot(t, pred, "C0", label="predicted")
-        ax.set_ylim(-0.05, 1.05)
-        outcome = "success" if truth[ep].success else f"failure ({truth[ep].perturbation})"
-        ax.set_title(f"episode {ep}: {outcome}, MAE {per_episode[ep]['mae']:.3f}", fontsize=9)
-    axes[0, 0].legend(loc="upper left", fontsize=8)
-    axes[-1, 0].set_xlabel("time (s)")
-    fig.tight_layout()
-    plot = out_dir / "reward_held_out.png"
-    fig.savefig(plot, dpi=100)
-    plt.close(fig)
-
-    films = (failed[:1] + ok[:1] + failed[1:] + ok[1:])[:videos]  # a failure first: the reward must fall
-    video_paths = []
-    for ep in films:
-        pred, gt, ds = curves[ep]
-        outcome = "success" if truth[ep].success else "failure"
-        path = out_dir / f"episode_{ep:03d}_{outcome}.mp4"
-        write_reward_video(path, _episode_images(ds), pred, ds.fps, labels=gt, title=f"episode {ep} ({outcome})")
-        video_paths.append(str(path))
-    return {"checkpoint": str(checkpoint), "summary": summary, "episodes": per_episode, "plot": str(plot),
-            "videos": video_paths}
+    curves = ev.dataset_curves(checkpoint, data, episodes)
+    report = ev.write_report(curves, out_dir, title="held-out episodes")
+    failed = [c for c in curves if c.success is False]
+    ok = [c for c in curves if c.success is not False]
+    report["videos"] = []
+    for c in (failed[:1] + ok[:1] + failed[1:] + ok[1:])[:videos]:  # a failure first: the reward must fall
+        outcome = "success" if c.success else "failure"
+        path = out_dir / f"episode_{c.episode:03d}_{outcome}.mp4"
+        images = _episode_images(open_dataset(data, episodes=[c.episode]))
+        write_reward_video(path, images, c.pred, c.fps, labels=c.truth, title=f"episode {c.episode} ({outcome})")
+        report["videos"].append(str(path))
+    report["checkpoint"] = str(checkpoint)
+    return report
 
 
 def _report(report: dict) -> str:
-    s = report["summary"]
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    from .evaluate import markdown
+
     lines = [
         "# RewACT demo: simulated ALOHA cube transfer",
         "",
-        f"Held-out episodes: {s['successes']} successes, {s['failures']} failures. "
-        f"Trained {report['train_steps']} steps; data {report['data_minutes']:.1f} min, total {report['minutes']:.1f} min.",
+        f"Trained {report['train_steps']} steps on {report['train_episodes']} episodes; scored on the "
+        f"{report['summary']['episodes']} held-out ones. Data {report['data_minutes']:.1f} min, "
+        f"total {report['minutes']:.1f} min.",
         "",
-        "| metric | value |",
-        "|---|---|",
-        f"| MAE to ground-truth progress | {fmt(s['mae'])} |",
-        f"| VOC on successful episodes | {fmt(s['voc_successes'])} |",
-        f"| success-vs-failure ROC-AUC (final reward) | {fmt(s['auroc_final_reward'])} |",
-        "",
-        "| episode | outcome | MAE | VOC | final reward |",
-        "|---|---|---|---|---|",
+        markdown(report),
+        "| episode | outcome | MAE | VOC | final reward | detector |",
+        "|---|---|---|---|---|---|",
     ]
     for ep, r in report["episodes"].items():
-        outcome = "success" if r["success"] else f"failure: {r['perturbation']}"
-        lines.append(f"| {ep} | {outcome} | {r['mae']:.3f} | {r['voc']:.2f} | {r['final_reward']:.2f} |")
-    lines += ["", "![reward on held-out episodes](reward_held_out.png)", ""]
+        outcome = "success" if r["success"] else "failure"
+        det = r["detector"]
+        fired = det["state"] if det["frame"] is None else f"{det['state']} at {det['frame']}"
+        lines.append(f"| {ep} | {outcome} | {r['mae']:.3f} | {r['voc']:.2f} | {r['final_reward']:.2f} | {fired} |")
+    lines += ["", "![reward on held-out episodes](reward_curves.png) ![calibration](calibration.png)", ""]
     lines += [f"Video: `{Path(v).name}`" for v in report["videos"]]
     return "\n".join(lines) + "\n"
 
@@ -184,11 +133,12 @@ def run_demo(cfg: DemoConfig) -> dict:
     train_eps = list(range(cfg.episodes - cfg.held_out))
     checkpoint = train(cfg, data, train_eps)
     report = evaluate(checkpoint, data, list(range(cfg.episodes - cfg.held_out, cfg.episodes)), cfg.out_dir)
-    report.update(train_steps=cfg.steps, data_minutes=data_minutes, minutes=(time.perf_counter() - t0) / 60)
-    (cfg.out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    report.update(train_steps=cfg.steps, train_episodes=len(train_eps), data_minutes=data_minutes,
+                  minutes=(time.perf_counter() - t0) / 60)
+    (cfg.out_dir / "metrics.json").write_text(json.dumps(report, indent=2, default=float))
     text = _report(report)
     (cfg.out_dir / "report.md").write_text(text)
     print(text)
-    print(f"Outputs in {cfg.out_dir}/: report.md, metrics.json, reward_held_out.png, "
+    print(f"Outputs in {cfg.out_dir}/: report.md, metrics.json, reward_curves.png, calibration.png, "
           f"{', '.join(Path(v).name for v in report['videos'])}; model in {checkpoint}")
     return report

@@ -1,0 +1,255 @@
+"""`rewact evaluate`: how good is a reward? Numbers, a table and plots over held-out episodes.
+
+Per episode it compares the predicted reward with the truth (the simulator's ground truth when the
+dataset has one, else the labels the policy was trained with) and reports:
+  - VOC: Spearman correlation of the reward with time, on successful episodes;
+  - MAE and Pearson correlation against the truth;
+  - success-vs-failure ROC-AUC of the final reward (last 0.5 s) and of the max of the smoothed reward;
+  - completion timing: when the completion detector fires vs the true completion frame (seconds),
+    and false completions on failed episodes;
+  - calibration: mean predicted reward per bin of true progress.
+It also tunes the detector's thresholds on these episodes. Rollouts recorded during `lerobot-eval`
+(`reward_log_path`) are scored the same way, against the simulator's success flags.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from . import metrics
+from .detector import DONE, CompletionDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpisodeCurve:
+    episode: int
+    pred: np.ndarray
+    fps: float
+    truth: np.ndarray | None = None
+    success: bool | None = None  # None: unknown (treated as a successful demonstration)
+    completion_frame: int | None = None
+
+
+def _smoothed_max(pred: np.ndarray, fps: float, seconds: float = 0.5) -> float:
+    k = max(1, int(round(fps * seconds)))
+    return float(np.convolve(pred, np.ones(k) / k, mode="valid").max()) if len(pred) >= k else float(pred.mean())
+
+
+def score(curves: list[EpisodeCurve], detector: CompletionDetector) -> dict:
+    """Every metric over a set of episodes (see the module docstring)."""
+    rows, timing, false_done = {}, [], 0
+    for c in curves:
+        row: dict[str, Any] = {"success": c.success, "frames": len(c.pred), "voc": metrics.voc(c.pred),
+                               "final_reward": metrics.final_reward(c.pred, c.fps),
+                               "max_smoothed_reward": _smoothed_max(c.pred, c.fps)}
+        if c.truth is not None:
+            row["mae"] = metrics.mae(c.pred, c.truth)
+            row["correlation"] = float(stats.pearsonr(c.pred, c.truth).statistic) if np.std(c.truth) > 0 else None
+        detector.fps = c.fps
+        state, frame = detector.run(c.pred)
+        row["detector"] = {"state": state, "frame": frame}
+        if c.success is not False and c.completion_frame is not None and state == DONE:
+            row["completion_error_s"] = (frame - c.completion_frame) / c.fps
+            timing.append(row["completion_error_s"])
+        if c.success is False and state == DONE:
+            false_done += 1
+        rows[c.episode] = row
+    ok = [r for r in rows.values() if r["success"] is not False]
+    failed = [r for r in rows.values() if r["success"] is False]
+    with_truth = [c for c in curves if c.truth is not None]
+    completions = [c for c in curves if c.success is not False and c.completion_frame is not None]
+    summary = {
+        "episodes": len(curves),
+        "successes": len(ok),
+        "failures": len(failed),
+        "voc_successes_mean": float(np.mean([r["voc"] for r in ok])) if ok else None,
+        "voc_successes_min": float(np.min([r["voc"] for r in ok])) if ok else None,
+        "mae": float(np.mean([rows[c.episode]["mae"] for c in with_truth])) if with_truth else None,
+        "correlation": (float(stats.pearsonr(np.concatenate([c.pred for c in with_truth]),
+                                             np.concatenate([c.truth for c in with_truth])).statistic)
+                        if with_truth else None),
+        "auroc_final_reward": metrics.auroc([r["final_reward"] for r in ok], [r["final_reward"] for r in failed]),
+        "auroc_max_smoothed_reward": metrics.auroc([r["max_smoothed_reward"] for r in ok],
+                                                   [r["max_smoothed_reward"] for r in failed]),
+        "completion_detected": f"{len(timing)}/{len(completions)}" if completions else None,
+        "completion_error_median_s": float(np.median(timing)) if timing else None,
+        "completion_abs_error_median_s": float(np.median(np.abs(timing))) if timing else None,
+        "false_completions_on_failures": false_done if failed else None,
+        "detector": {k: v for k, v in asdict(detector).items() if not k.startswith("_") and k != "state"},
+        "calibration": calibration(with_truth),
+    }
+    return {"summary": summary, "episodes": rows}
+
+
+def calibration(curves: list[EpisodeCurve], bins: int = 10) -> list[dict]:
+    """Mean predicted reward per bin of true progress (frames pooled over episodes)."""
+    if not curves:
+        return []
+    pred = np.concatenate([c.pred for c in curves])
+    truth = np.concatenate([c.truth for c in curves])
+    index = np.minimum((truth * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        sel = index == b
+        if sel.any():
+            out.append({"truth_bin": [b / bins, (b + 1) / bins], "frames": int(sel.sum()),
+                        "truth_mean": float(truth[sel].mean()), "pred_mean": float(pred[sel].mean())})
+    return out
+
+
+def tune_detector(curves: list[EpisodeCurve]) -> CompletionDetector:
+    """Detector thresholds that time completions best with no false completion on these episodes."""
+    best, best_key = CompletionDetector(), None
+    grid = itertools.product([0.7, 0.75, 0.8, 0.85, 0.9], [0.1, 0.2, 0.4], [0.1, 0.2, 0.4])
+    for threshold, smoothing, hold in grid:
+        det = CompletionDetector(done_threshold=threshold, smoothing_s=smoothing, hold_s=hold)
+        s = score(curves, det)["summary"]
+        if s["completion_abs_error_median_s"] is None:
+            continue
+        missed = int(s["completion_detected"].split("/")[1]) - int(s["completion_detected"].split("/")[0])
+        key = ((s["false_completions_on_failures"] or 0) + missed, s["completion_abs_error_median_s"])
+        if best_key is None or key < best_key:
+            best, best_key = det, key
+    return best
+
+
+# ------------------------------------------------------------------ sources of curves
+def dataset_curves(policy_path: str | Path, dataset_root: str | Path, episodes: list[int] | None,
+                   batch_size: int = 32) -> list[EpisodeCurve]:
+    """Predicted rewards of dataset episodes, with the truth the dataset offers."""
+    import torch
+
+    from lerobot.policies.factory import make_pre_post_processors
+
+    from .inference import episode_rewards, open_dataset
+    from .labels import RewardTargets
+    from .modeling_rewact import RewACTPolicy
+    from .sim import ground_truth
+
+    policy = RewACTPolicy.from_pretrained(policy_path)
+    pre, _ = make_pre_post_processors(policy.config, pretrained_path=str(policy_path))
+    full = open_dataset(dataset_root)
+    episodes = episodes if episodes is not None else list(range(full.meta.total_episodes))
+    truth = None
+    if (Path(dataset_root) / ground_truth.FILENAME).is_file():
+        truth = ground_truth.read(Path(dataset_root))
+        labels = None
+    else:
+        log.info("no ground truth beside the dataset: scoring against the policy's own labels")
+        labels = RewardTargets.from_config(policy.config, full.meta)
+    curves = []
+    from tqdm import tqdm
+
+    for ep in tqdm(episodes, desc="predicting rewards"):
+        ds = open_dataset(dataset_root, episodes=[ep])
+        pred = episode_rewards(policy, pre, ds, batch_size)
+        if truth is not None:
+            t = truth[ep]
+            curves.append(EpisodeCurve(ep, pred, ds.fps, np.asarray(t.progress), t.success, t.completion_frame))
+        else:
+            target = labels.lookup(torch.as_tensor(np.asarray(ds.hf_dataset["index"]))).numpy()
+            done = np.flatnonzero(target >= 1.0)
+            curves.append(EpisodeCurve(ep, pred, ds.fps, target, None, int(done[0]) if len(done) else None))
+    return curves
+
+
+def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: float) -> list[EpisodeCurve]:
+    """Rewards logged per control step (reward_log_path) with successes from lerobot-eval's eval_info.json."""
+    per_episode: dict[tuple[int, int], list[float]] = {}
+    for line in Path(log_path).read_text().splitlines():
+        rec = json.loads(line)
+        for env_i, r in enumerate(rec["reward"]):
+            per_episode.setdefault((rec["episode"], env_i), []).append(r)
+    successes: list[bool] = []
+    if eval_info and Path(eval_info).is_file():
+        info = json.loads(Path(eval_info).read_text())
+        per_ep = info.get("per_episode") or next(iter(info.get("per_task", [{}])), {}).get("metrics", {}).get("per_episode", [])
+        successes = [bool(e.get("success")) for e in per_ep]
+    curves = []
+    for n, (key, rewards) in enumerate(sorted(per_episode.items())):
+        success = successes[n] if n < len(successes) else None
+        curves.append(EpisodeCurve(n, np.asarray(rewards), fps, None, success, None))
+    return curves
+
+
+# ------------------------------------------------------------------ outputs
+def plot_curves(curves: list[EpisodeCurve], path: Path, title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(curves), 1, figsize=(8, 1.9 * len(curves)), squeeze=False)
+    for ax, c in zip(axes[:, 0], curves, strict=True):
+        t = np.arange(len(c.pred)) / c.fps
+        if c.truth is not None:
+            ax.plot(t, c.truth, "k--", lw=1, label="truth")
+        ax.plot(t, c.pred, "C0", label="predicted")
+        if c.completion_frame is not None:
+            ax.axvline(c.completion_frame / c.fps, color="C2", lw=0.8)
+        ax.set_ylim(-0.05, 1.05)
+        outcome = {True: "success", False: "failure", None: ""}[c.success]
+        ax.set_title(f"episode {c.episode} {outcome}", fontsize=9)
+    axes[0, 0].legend(loc="upper left", fontsize=7)
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_calibration(bins: list[dict], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.plot([b["truth_mean"] for b in bins], [b["pred_mean"] for b in bins], "o-")
+    ax.set_xlabel("true progress (bin mean)")
+    ax.set_ylabel("predicted reward (mean)")
+    ax.set_title("calibration")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def markdown(report: dict) -> str:
+    s = report["summary"]
+    fmt = lambda v: "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
+    lines = ["| metric | value |", "|---|---|"]
+    for key in ("episodes", "successes", "failures", "voc_successes_mean", "voc_successes_min", "mae", "correlation",
+                "auroc_final_reward", "auroc_max_smoothed_reward", "completion_detected",
+                "completion_error_median_s", "completion_abs_error_median_s", "false_completions_on_failures"):
+        lines.append(f"| {key} | {fmt(s.get(key))} |")
+    d = s["detector"]
+    lines.append(f"| detector | done >= {d['done_threshold']}, smoothing {d['smoothing_s']} s, hold {d['hold_s']} s |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(curves: list[EpisodeCurve], out_dir: Path, tune: bool = True, title: str = "") -> dict:
+    """Score, tune the detector, and write report.json, report.md, reward_curves.png, calibration.png."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    detector = tune_detector(curves) if tune and any(c.completion_frame is not None for c in curves) else CompletionDetector()
+    report = score(curves, detector)
+    report["plots"] = [str(plot_curves(curves, out_dir / "reward_curves.png", title))]
+    if report["summary"]["calibration"]:
+        report["plots"].append(str(plot_calibration(report["summary"]["calibration"], out_dir / "calibration.png")))
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    (out_dir / "report.md").write_text(markdown(report))
+    return report

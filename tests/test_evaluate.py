@@ -1,0 +1,131 @@
+"""Reward-quality metrics, the completion detector, `visualise` and `evaluate`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import av
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import run
+from helpers import build
+from lerobot_policy_rewact import evaluate, metrics
+from lerobot_policy_rewact.detector import DONE, FAILING, RUNNING, CompletionDetector
+
+RAMP = np.clip(np.linspace(-0.1, 1.2, 200), 0, 1)
+
+
+def test_metrics_on_known_curves():
+    rising = np.linspace(0, 1, 200)
+    assert metrics.voc(rising) == pytest.approx(1.0)
+    assert metrics.voc(rising[::-1]) == pytest.approx(-1.0)
+    assert metrics.voc(np.full(50, 0.3)) == 0.0
+    assert metrics.mae(RAMP, RAMP) == 0.0
+    assert metrics.mae(np.zeros(10), np.ones(10)) == 1.0
+    noisy = RAMP + np.random.default_rng(0).normal(0, 0.05, len(RAMP))
+    assert 0.9 < metrics.voc(noisy) < 1.0
+    assert metrics.final_reward(RAMP, fps=50, seconds=0.1) == 1.0
+    assert metrics.auroc([0.9, 0.8], [0.1, 0.2]) == 1.0 and metrics.auroc([0.1], [0.9]) == 0.0
+    assert metrics.auroc([0.5], [0.5]) == 0.5 and metrics.auroc([0.5], []) is None
+
+
+def test_auroc_and_voc_agree_with_direct_computation():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        pos, neg = rng.normal(0.6, 0.2, rng.integers(1, 15)), rng.normal(0.4, 0.2, rng.integers(1, 15))
+        pairs = [(p > n) + 0.5 * (p == n) for p in pos for n in neg]
+        assert metrics.auroc(pos.tolist(), neg.tolist()) == pytest.approx(np.mean(pairs))
+        y = rng.normal(size=30)
+        assert metrics.voc(y) == pytest.approx(stats.spearmanr(np.arange(30), y).statistic)
+
+
+def test_detector_fires_at_the_right_frame():
+    det = CompletionDetector(fps=50, done_threshold=0.9, smoothing_s=0.02, hold_s=0.1)  # 1-frame average, 5-frame hold
+    curve = np.r_[np.linspace(0, 1, 100), np.ones(50)]
+    state, frame = det.run(curve)
+    first = int(np.argmax(curve >= 0.9))
+    assert state == DONE and frame == first + 4
+    assert det.run(np.full(300, 0.5)) == (RUNNING, None)  # a curve that stays low never completes
+    assert det.run(np.r_[np.linspace(0, 0.89, 100), np.full(100, 0.89)])[0] == RUNNING
+
+
+def test_detector_says_failing_when_progress_falls():
+    det = CompletionDetector(fps=50, smoothing_s=0.1, hold_s=0.2, drop=0.25)
+    curve = np.r_[np.linspace(0, 0.5, 100), np.full(20, 0.5), np.zeros(60)]
+    state, frame = det.run(curve)
+    assert state == FAILING and 120 <= frame <= 120 + 20
+    det.reset()
+    assert det.update(0.1) == RUNNING
+
+
+def test_score_reports_separation_and_timing():
+    fps = 50
+    ok = [evaluate.EpisodeCurve(i, RAMP.copy(), fps, RAMP.copy(), True, int(np.argmax(RAMP >= 1))) for i in range(3)]
+    bad = [evaluate.EpisodeCurve(10 + i, np.r_[RAMP[:80], np.zeros(120)], fps, np.zeros(200), False) for i in range(2)]
+    report = evaluate.score(ok + bad, CompletionDetector(fps=fps))
+    s = report["summary"]
+    assert s["auroc_final_reward"] == 1.0 and s["false_completions_on_failures"] == 0
+    assert s["completion_detected"] == "3/3" and abs(s["completion_error_median_s"]) < 0.3
+    assert s["voc_successes_mean"] > 0.99
+    assert len(s["calibration"]) > 0
+
+
+@pytest.fixture(scope="module")
+def saved_policy(tmp_path_factory, request):
+    marker_ds = request.getfixturevalue("marker_ds")
+    policy, pre, post, _ = build(marker_ds)
+    path = tmp_path_factory.mktemp("policy")
+    policy.save_pretrained(path)
+    pre.save_pretrained(path)
+    post.save_pretrained(path)
+    return path
+
+
+def test_visualise_writes_a_decodable_video_and_a_plot(saved_policy, marker_ds, tmp_path):
+    proc = run([sys.executable, "scripts/visualise.py", "--dataset-root", str(marker_ds), "--episode-id", "1", "2",
+                "--policy-path", str(saved_policy), "--output-dir", str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from conftest import load_meta
+
+    lengths = load_meta(marker_ds).episodes["length"]
+    for ep in (1, 2):
+        with av.open(str(tmp_path / f"episode_{ep}.mp4")) as video:
+            frames = sum(1 for _ in video.decode(video=0))
+        assert frames == lengths[ep]
+        assert (tmp_path / f"episode_{ep}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_visualise_bad_paths_are_clear(tmp_path, saved_policy):
+    proc = run([sys.executable, "scripts/visualise.py", "--dataset-root", str(tmp_path / "nope"), "--episode-id", "0",
+                "--policy-path", str(saved_policy)])
+    assert proc.returncode != 0 and "no dataset at" in proc.stderr
+
+
+def test_evaluate_writes_every_metric(saved_policy, marker_ds, tmp_path):
+    proc = run([sys.executable, "-m", "lerobot_policy_rewact.cli", "evaluate", "--policy-path", str(saved_policy),
+                "--dataset-root", str(marker_ds), "--episodes", "2-3", "--output-dir", str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    for key in ("voc_successes_mean", "mae", "correlation", "auroc_final_reward", "completion_detected",
+                "false_completions_on_failures", "calibration", "detector"):
+        assert key in report["summary"], key
+    assert report["summary"]["episodes"] == 2 and set(report["episodes"]) == {"2", "3"}
+    assert "| mae |" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "reward_curves.png").is_file() and (tmp_path / "calibration.png").is_file()
+
+
+def test_rollout_scoring(tmp_path):
+    log = tmp_path / "rewards.jsonl"
+    lines = []
+    for ep, curve in enumerate([RAMP, RAMP * 0.3]):
+        lines += [json.dumps({"episode": ep, "step": t, "reward": [float(r)]}) for t, r in enumerate(curve)]
+    log.write_text("\n".join(lines))
+    info = tmp_path / "eval_info.json"
+    info.write_text(json.dumps({"per_episode": [{"success": True}, {"success": False}]}))
+    curves = evaluate.rollout_curves(log, info, fps=50)
+    report = evaluate.write_report(curves, tmp_path / "out")
+    assert report["summary"]["auroc_final_reward"] == 1.0
+    assert report["summary"]["successes"] == 1 and report["summary"]["failures"] == 1
