@@ -37,11 +37,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Figures, not pass/fail: ratios against LeRobot ACT measured in the same run. JSON in outputs/bench/.
 bench: $(STAMP)
-	cd benchmarks && ../$(PY) train_step.py --setting cpu --rounds 20
-	cd benchmarks && ../$(PY) train_step.py --setting act-defaults --image 96 --batch 8 --rounds 6
-	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 96 96
-	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 480 640 --rounds 1
+	@mkdir -p outputs/bench
+	cd benchmarks && ../$(PY) train_step.py --setting cpu --rounds 20 --memory --out ../outputs/bench/train_cpu.json
+	cd benchmarks && ../$(PY) train_step.py --setting act-defaults --image 96 --batch 8 --rounds 6 --memory --out ../outputs/bench/train_act_defaults.json
+	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 96 96 --out ../outputs/bench/control_96.json
+	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 480 640 --rounds 1 --out ../outputs/bench/control_480x640.json
+	$(VENV)/bin/rewact demo-data data/aloha-transfer-demo
+	cd benchmarks && ../$(PY) data_pipeline.py --dataset-root ../data/aloha-transfer-demo --out ../outputs/bench/data_pipeline.json
 
 clean:
 	rm -rf $(VENV) outputs

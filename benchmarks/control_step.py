@@ -53,6 +53,15 @@ def main() -> None:
             "amortised_s": summary([statistics.mean(e) for e in eps]),
         }
     res["rewact_reward_only_s"] = summary(reward_only)
+    # Where a chunk call's time goes: backbone alone, head alone, the rest by difference.
+    image = obs[next(iter(rewact.config.image_features))]
+    backbone = [timed(lambda: rewact.model.backbone(image)) for _ in range(5 * a.rounds)]
+    feature = torch.zeros(1, rewact.config.dim_model)
+    head = [timed(lambda: rewact.reward_head(feature)) for _ in range(20)]
+    b, h = statistics.median(backbone), statistics.median(head)
+    ro, ch = res["rewact_reward_only_s"]["median"], res["rewact"]["chunk_call_s"]["median"]
+    res["split_s"] = {"backbone": b, "encoder_and_rest": max(ro - b - h, 0.0), "decoder_and_action_head": max(ch - ro, 0.0),
+                      "reward_head": h}
     chunk = res["act"]["chunk_call_s"]["median"]
     res["ratios"] = {
         "rewact_pop_step_over_act_chunk_call": res["rewact"]["pop_step_s"]["median"] / chunk,
@@ -69,6 +78,10 @@ def main() -> None:
     print(f"  RewACT reward-only pass {res['rewact_reward_only_s']['median']*1000:7.2f} ms")
     for k, v in res["ratios"].items():
         print(f"  {k}: {v:.3f}")
+    split = res["split_s"]
+    total = sum(split.values())
+    print("  split of a RewACT chunk call: " + ", ".join(
+        f"{k} {v*1000:.1f} ms ({v / total * 100:.0f} %)" for k, v in split.items()))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(res, indent=2))

@@ -32,6 +32,22 @@ def step_fn(policy, batch):
     return step
 
 
+def peak_memory_mb(setting: str, image: int, state_dim: int, batch: int, which: str) -> float:
+    """Peak resident memory of a fresh process that builds one policy and trains 3 steps."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, torch; from common import build_pair, make_batch; from train_step import step_fn;"
+        f"act, rew = build_pair({setting!r}, {state_dim}, ({image}, {image})); p = {'act' if which == 'act' else 'rew'};"
+        f"del {'rew' if which == 'act' else 'act'}; f = step_fn(p, make_batch(p, {batch}));"
+        "[f() for _ in range(3)]; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent,
+                         check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--setting", default="cpu", choices=["cpu", "act-defaults"])
@@ -40,6 +56,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--memory", action="store_true", help="also measure peak memory (one process per policy)")
     a = p.parse_args()
     act, rewact = build_pair(a.setting, a.state_dim, (a.image, a.image))
     batch = make_batch(rewact, a.batch)
@@ -58,6 +75,10 @@ def main() -> None:
     print(f"  RewACT  {result['rewact_s']['median']*1000:8.1f} ms/step (median)")
     r = result["ratio"]
     print(f"  ratio RewACT/ACT: median {r['median']:.3f}  (min {r['min']:.3f}, max {r['max']:.3f})")
+    if a.memory:
+        result["peak_memory_mb"] = {w: peak_memory_mb(a.setting, a.image, a.state_dim, a.batch, w) for w in ("act", "rewact")}
+        m = result["peak_memory_mb"]
+        print(f"  peak memory: ACT {m['act']:.0f} MB, RewACT {m['rewact']:.0f} MB (whole process)")
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(result, indent=2))

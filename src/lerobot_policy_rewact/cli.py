@@ -3,6 +3,7 @@
     rewact train ...            LeRobot training with RewACT (all lerobot-train flags)
     rewact marker-data ROOT     write a small synthetic dataset whose progress is visible
     rewact demo                 the main job end to end on built-in data (what `make demo` runs)
+    rewact demo-data ROOT       only generate the simulated ALOHA demonstrations (cached)
     rewact labels check FILE --dataset-root ROOT      every problem of a keyframe label file
     rewact labels plot FILE --dataset-root ROOT --episodes 0 3 --out labels.png
     rewact labels from-ground-truth ROOT --out FILE  keyframes from the demo data's ground truth
@@ -44,6 +45,14 @@ def _marker_data(args: argparse.Namespace) -> None:
     )
     make_marker_dataset(root, spec, repo_id=args.repo_id)
     print(f"dataset written to {root}")
+
+
+def _demo_data(args: argparse.Namespace) -> None:
+    from .sim.demo_data import DemoDataSpec, ensure
+
+    spec = DemoDataSpec(episodes=args.episodes, failure_share=args.failure_share, image_height=args.image_height,
+                        image_width=args.image_width, seed=args.seed, workers=args.workers)
+    print(f"dataset at {ensure(spec, Path(args.root))}")
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -144,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=int, default=1000)
     d.add_argument("--episodes", type=int, default=40, help="episodes to generate; the last 10 are held out")
 
+    dd = sub.add_parser("demo-data", help="generate the simulated ALOHA demonstrations with ground truth")
+    dd.add_argument("root", nargs="?", default="data/aloha-transfer-demo")
+    dd.add_argument("--episodes", type=int, default=40)
+    dd.add_argument("--failure-share", type=float, default=0.3)
+    dd.add_argument("--image-height", type=int, default=96)
+    dd.add_argument("--image-width", type=int, default=128)
+    dd.add_argument("--seed", type=int, default=0)
+    dd.add_argument("--workers", type=int, default=2)
+
     lab = sub.add_parser("labels", help="check, plot or derive reward label files")
     lsub = lab.add_subparsers(dest="labels_command", required=True)
     for name in ("check", "plot"):
@@ -186,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         _marker_data(args)
     elif args.command == "demo":
         _demo(args)
+    elif args.command == "demo-data":
+        _demo_data(args)
     elif args.command == "labels":
         _labels(args)
     elif args.command == "visualise":

@@ -1,0 +1,96 @@
+"""Data pipeline: training-dataloader throughput on the demo dataset, and time spent waiting for data.
+
+Measures samples/s of LeRobot's dataset (with the action chunks training asks for) through a
+DataLoader at several worker counts, then runs RewACT's training steps (the demo's CPU config)
+and reports the share of each step spent waiting for the next batch.
+
+    python benchmarks/data_pipeline.py --dataset-root data/aloha-transfer-demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from lerobot.datasets.factory import resolve_delta_timestamps
+from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
+from lerobot.policies.factory import make_policy, make_pre_post_processors
+from lerobot_policy_rewact import RewACTConfig
+from lerobot_policy_rewact.compat import torchcodec_usable
+
+DEMO_POLICY = dict(device="cpu", pretrained_backbone_weights=None, dim_model=64, dim_feedforward=128, n_heads=4,
+                   chunk_size=20, n_action_steps=20, n_encoder_layers=2, n_vae_encoder_layers=1, latent_dim=8,
+                   reward_labels="ground_truth")
+
+
+def loader(dataset, batch, workers):
+    return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
+                                       persistent_workers=workers > 0, drop_last=True,
+                                       generator=torch.Generator().manual_seed(0))
+
+
+def throughput(dataset, batch: int, workers: int, batches: int) -> float:
+    it = iter(loader(dataset, batch, workers))
+    next(it)  # start-up (workers spawning) not counted
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    return batches * batch / (time.perf_counter() - t0)
+
+
+def waiting_share(dataset, meta, batch: int, workers: int, steps: int) -> dict:
+    config = RewACTConfig(**DEMO_POLICY)
+    policy = make_policy(config, ds_meta=meta)
+    pre, _ = make_pre_post_processors(config, dataset_stats=meta.stats)
+    optim = torch.optim.AdamW(policy.parameters(), lr=1e-4)
+    it = iter(loader(dataset, batch, workers))
+    next(it)
+    wait = compute = 0.0
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        b = next(it)
+        t1 = time.perf_counter()
+        loss, _ = policy.forward(pre(b))
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        t2 = time.perf_counter()
+        wait, compute = wait + t1 - t0, compute + t2 - t1
+    return {"workers": workers, "wait_s_per_step": wait / steps, "compute_s_per_step": compute / steps,
+            "wait_share": wait / (wait + compute)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset-root", type=Path, default=Path("data/aloha-transfer-demo"))
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--batches", type=int, default=10)
+    p.add_argument("--steps", type=int, default=15)
+    p.add_argument("--out", type=Path, default=None)
+    a = p.parse_args()
+    meta = LeRobotDatasetMetadata("local/demo", root=a.dataset_root)
+    backend = None if torchcodec_usable() else "pyav"
+    dataset = LeRobotDataset("local/demo", root=a.dataset_root, video_backend=backend,
+                             delta_timestamps=resolve_delta_timestamps(RewACTConfig(**DEMO_POLICY), meta))
+    result = {"decoder": backend or "torchcodec", "batch": a.batch, "throughput": {}, "waiting": []}
+    print(f"data pipeline on {a.dataset_root} ({meta.total_frames} frames), batch {a.batch}, decoder {result['decoder']}")
+    for workers in (0, 1, 2):
+        sps = throughput(dataset, a.batch, workers, a.batches)
+        result["throughput"][workers] = sps
+        print(f"  num_workers={workers}: {sps:7.1f} samples/s")
+    for workers in (0, 2):
+        w = waiting_share(dataset, meta, a.batch, workers, a.steps)
+        result["waiting"].append(w)
+        print(f"  training, num_workers={workers}: {w['compute_s_per_step']*1000:6.0f} ms compute + "
+              f"{w['wait_s_per_step']*1000:6.0f} ms waiting per step -> {w['wait_share']*100:4.1f} % waiting")
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
