@@ -64,26 +64,50 @@ def waiting_share(dataset, meta, batch: int, workers: int, steps: int) -> dict:
             "wait_share": wait / (wait + compute)}
 
 
+def measure(a: argparse.Namespace) -> dict:
+    """One measurement in this process: a fresh dataset, so no video decoder is shared with workers."""
+    meta = LeRobotDatasetMetadata("local/demo", root=a.dataset_root)
+    backend = None if torchcodec_usable() else "pyav"
+    dataset = LeRobotDataset("local/demo", root=a.dataset_root, video_backend=backend,
+                             delta_timestamps=resolve_delta_timestamps(RewACTConfig(**DEMO_POLICY), meta))
+    if a.mode == "throughput":
+        return {"samples_per_s": throughput(dataset, a.batch, a.workers, a.batches)}
+    return waiting_share(dataset, meta, a.batch, a.workers, a.steps)
+
+
 def main() -> None:
+    import subprocess
+    import sys
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset-root", type=Path, default=Path("data/aloha-transfer-demo"))
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--batches", type=int, default=10)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--mode", choices=["throughput", "waiting"], default=None, help=argparse.SUPPRESS)
+    p.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.mode:  # a child process: one measurement, printed as JSON
+        print("RESULT " + json.dumps(measure(a)))
+        return
+
+    def child(mode: str, workers: int) -> dict:
+        cmd = [sys.executable, __file__, f"--dataset-root={a.dataset_root}", f"--batch={a.batch}",
+               f"--batches={a.batches}", f"--steps={a.steps}", f"--mode={mode}", f"--workers={workers}"]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+
     meta = LeRobotDatasetMetadata("local/demo", root=a.dataset_root)
-    backend = None if torchcodec_usable() else "pyav"
-    dataset = LeRobotDataset("local/demo", root=a.dataset_root, video_backend=backend,
-                             delta_timestamps=resolve_delta_timestamps(RewACTConfig(**DEMO_POLICY), meta))
-    result = {"decoder": backend or "torchcodec", "batch": a.batch, "throughput": {}, "waiting": []}
-    print(f"data pipeline on {a.dataset_root} ({meta.total_frames} frames), batch {a.batch}, decoder {result['decoder']}")
+    decoder = "torchcodec" if torchcodec_usable() else "pyav"
+    result = {"decoder": decoder, "batch": a.batch, "throughput": {}, "waiting": []}
+    print(f"data pipeline on {a.dataset_root} ({meta.total_frames} frames), batch {a.batch}, decoder {decoder}")
     for workers in (0, 1, 2):
-        sps = throughput(dataset, a.batch, workers, a.batches)
+        sps = child("throughput", workers)["samples_per_s"]
         result["throughput"][workers] = sps
         print(f"  num_workers={workers}: {sps:7.1f} samples/s")
-    for workers in (0, 2):
-        w = waiting_share(dataset, meta, a.batch, workers, a.steps)
+    for workers in (0, 1, 2):
+        w = child("waiting", workers)
         result["waiting"].append(w)
         print(f"  training, num_workers={workers}: {w['compute_s_per_step']*1000:6.0f} ms compute + "
               f"{w['wait_s_per_step']*1000:6.0f} ms waiting per step -> {w['wait_share']*100:4.1f} % waiting")
