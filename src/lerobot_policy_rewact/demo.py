@@ -73,9 +73,9 @@ def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
 
 
 def _episode_images(dataset) -> np.ndarray:
-    key = "observation.images.top"
-    frames = [dataset[i][key] for i in range(len(dataset))]
-    return (np.stack([f.permute(1, 2, 0).numpy() for f in frames]) * 255).round().astype(np.uint8)
+    from .video import to_uint8_image
+
+    return np.stack([to_uint8_image(dataset[i]["observation.images.top"]) for i in range(len(dataset))])
 
 
 def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, videos: int = 2) -> dict:

@@ -17,6 +17,11 @@ PLOT_HEIGHT = 120
 BLUE, GREY, RED = (40, 110, 220), (150, 150, 150), (220, 60, 40)
 
 
+def to_uint8_image(frame) -> np.ndarray:
+    """A dataset camera frame (C, H, W float tensor in [0, 1]) as an (H, W, C) uint8 array."""
+    return (frame.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
 def _even(x: int) -> int:
     return x + (x % 2)
 

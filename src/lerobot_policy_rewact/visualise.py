@@ -43,7 +43,7 @@ def visualise(policy_path: str | Path, dataset_root: str | Path, episodes: list[
 
     from .inference import open_dataset
     from .modeling_rewact import RewACTPolicy
-    from .video import write_reward_video
+    from .video import to_uint8_image, write_reward_video
 
     dataset_root, out_dir = Path(dataset_root), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def visualise(policy_path: str | Path, dataset_root: str | Path, episodes: list[
             post(policy.select_action(pre(item)))  # act as on a robot; the reward comes with it
             rewards.append(float(policy.last_reward[0]))
             if camera_keys:  # cameras side by side
-                row = [(item[k].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for k in camera_keys]
+                row = [to_uint8_image(item[k]) for k in camera_keys]
                 height = min(r.shape[0] for r in row)
                 images.append(np.concatenate([r[:height] for r in row], axis=1))
         rewards = np.asarray(rewards)
