@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, run, train_cmd
+from conftest import run, train_cmd
 from helpers import batches, build
 from lerobot_policy_rewact import keyframes
 from lerobot_policy_rewact.compat import EpisodeTable

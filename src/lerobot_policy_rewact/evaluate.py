@@ -176,7 +176,7 @@ def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: floa
         per_ep = info.get("per_episode") or next(iter(info.get("per_task", [{}])), {}).get("metrics", {}).get("per_episode", [])
         successes = [bool(e.get("success")) for e in per_ep]
     curves = []
-    for n, (key, rewards) in enumerate(sorted(per_episode.items())):
+    for n, (_, rewards) in enumerate(sorted(per_episode.items())):  # (rollout, env) order = eval_info order
         success = successes[n] if n < len(successes) else None
         curves.append(EpisodeCurve(n, np.asarray(rewards), fps, None, success, None))
     return curves

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from lerobot.policies.act.modeling_act import ACTPolicy
-from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+from lerobot.utils.constants import OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig
