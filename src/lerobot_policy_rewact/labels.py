@@ -208,14 +208,15 @@ class KeyframeLabels(RewardLabelSource):
     def validate(self, meta: Any) -> None:
         from . import keyframes
 
-        self._episodes, report = keyframes.check_file(self.path, episode_table(meta), getattr(meta, "repo_id", None))
+        table = episode_table(meta)
+        self._episodes, report = keyframes.check_file(self.path, table, getattr(meta, "repo_id", None))
         if not report.ok:
             raise keyframes.LabelFileError(
                 f"the label file {self.path} has {len(report.errors)} error(s); fix them "
                 f"(`rewact labels check` lists them too):\n{report.text()}"
             )
         if self.missing == "error":
-            absent = sorted(set(episode_table(meta).episode_index.tolist()) - set(self._episodes))
+            absent = sorted(set(table.episode_index.tolist()) - set(self._episodes))
             if absent:
                 raise keyframes.LabelFileError(
                     f"the label file {self.path} has no labels for episodes {absent[:20]}"

@@ -18,17 +18,20 @@ from tqdm import tqdm
 log = logging.getLogger(__name__)
 
 
-def _truth(dataset_root: Path, policy, meta, episode: int, indices: np.ndarray) -> np.ndarray | None:
+def _truth_source(dataset_root: Path, policy, meta):
+    """A function (episode, global indices) -> truth curve or None, loaded once for all episodes."""
     from .labels import RewardTargets
     from .sim import ground_truth
 
     if (dataset_root / ground_truth.FILENAME).is_file():
-        return np.asarray(ground_truth.read(dataset_root)[episode].progress)
+        truth = ground_truth.read(dataset_root)
+        return lambda episode, indices: np.asarray(truth[episode].progress)
     try:
-        return RewardTargets.from_config(policy.config, meta).lookup(torch.as_tensor(indices)).numpy()
-    except Exception as e:  # labels need files that may not be here: the video is still useful
-        log.warning("no labels to draw for episode %d (%s)", episode, e)
-        return None
+        targets = RewardTargets.from_config(policy.config, meta)
+    except Exception as e:  # labels need files that may not be here: the videos are still useful
+        log.warning("no labels to draw (%s)", e)
+        return lambda episode, indices: None
+    return lambda episode, indices: targets.lookup(torch.as_tensor(indices)).numpy()
 
 
 def visualise(policy_path: str | Path, dataset_root: str | Path, episodes: list[int], out_dir: str | Path,
@@ -50,6 +53,7 @@ def visualise(policy_path: str | Path, dataset_root: str | Path, episodes: list[
     policy = RewACTPolicy.from_pretrained(policy_path)
     pre, post = make_pre_post_processors(policy.config, pretrained_path=str(policy_path))
     camera_keys = list(policy.config.image_features)
+    truth_of = None
     written = []
     for ep in episodes:
         ds = open_dataset(dataset_root, episodes=[ep], repo_id=repo_id)
@@ -64,7 +68,9 @@ def visualise(policy_path: str | Path, dataset_root: str | Path, episodes: list[
                 height = min(r.shape[0] for r in row)
                 images.append(np.concatenate([r[:height] for r in row], axis=1))
         rewards = np.asarray(rewards)
-        truth = _truth(dataset_root, policy, ds.meta, ep, np.asarray(ds.hf_dataset["index"]))
+        if truth_of is None:
+            truth_of = _truth_source(dataset_root, policy, ds.meta)
+        truth = truth_of(ep, np.asarray(ds.hf_dataset["index"]))
         if images:
             path = write_reward_video(out_dir / f"episode_{ep}.mp4", np.stack(images), rewards, ds.fps, truth,
                                       title=f"episode {ep}")
