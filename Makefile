@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test lint schema bench system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -36,6 +36,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# LeRobot's ruff settings (pyproject.toml); CI runs this too.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src tests scripts benchmarks
+
+# The label file's JSON schema, generated from its pydantic models.
+schema: $(STAMP)
+	$(PY) -c "from lerobot_policy_rewact.policy.label_file import schema_json; print(schema_json(), end='')" \
+	  > docs/label-file.schema.json
 
 # Figures, not pass/fail: ratios against LeRobot ACT measured in the same run. JSON in outputs/bench/.
 bench: $(STAMP)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-
 from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.policies.act.configuration_act import ACTConfig
 from lerobot.policies.act.modeling_act import ACTPolicy
+
 from lerobot_policy_rewact import RewACTConfig, RewACTPolicy
+from lerobot_policy_rewact.tools import presets
 
 SETTINGS = {
-    # small enough for a CPU: what the tests and the CPU demo use
-    "cpu": dict(dim_model=64, dim_feedforward=128, n_heads=4, chunk_size=10, n_action_steps=10,
-                n_encoder_layers=2, n_vae_encoder_layers=1, latent_dim=8),
+    # small enough for a CPU: what the demo uses (tools/presets.py)
+    "cpu": {k: v for k, v in presets.CPU.items() if k not in presets.OFFLINE},
     # LeRobot ACT's defaults (dim 512, chunk 100, 4 encoder layers, VAE)
-    "act-defaults": dict(),
+    "act-defaults": {},
 }
 
 
@@ -40,8 +40,13 @@ class FakeMeta:
 def build_pair(setting: str, state_dim: int, image_hw: tuple[int, int], seed: int = 0):
     """(ACT, RewACT) with identical ACT weights and options, on the CPU, no pretrained backbone."""
     inputs, outputs = features(state_dim, image_hw)
-    common = dict(device="cpu", pretrained_backbone_weights=None, input_features=inputs,
-                  output_features=outputs, **SETTINGS[setting])
+    common = dict(
+        device="cpu",
+        pretrained_backbone_weights=None,
+        input_features=inputs,
+        output_features=outputs,
+        **SETTINGS[setting],
+    )
     torch.manual_seed(seed)
     act = ACTPolicy(ACTConfig(**common))
     torch.manual_seed(seed)

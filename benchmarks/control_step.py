@@ -15,7 +15,6 @@ import statistics
 from pathlib import Path
 
 import torch
-
 from common import build_pair, make_batch, observation, summary, timed
 
 
@@ -60,8 +59,12 @@ def main() -> None:
     head = [timed(lambda: rewact.reward_head(feature)) for _ in range(20)]
     b, h = statistics.median(backbone), statistics.median(head)
     ro, ch = res["rewact_reward_only_s"]["median"], res["rewact"]["chunk_call_s"]["median"]
-    res["split_s"] = {"backbone": b, "encoder_and_rest": max(ro - b - h, 0.0), "decoder_and_action_head": max(ch - ro, 0.0),
-                      "reward_head": h}
+    res["split_s"] = {
+        "backbone": b,
+        "encoder_and_rest": max(ro - b - h, 0.0),
+        "decoder_and_action_head": max(ch - ro, 0.0),
+        "reward_head": h,
+    }
     chunk = res["act"]["chunk_call_s"]["median"]
     res["ratios"] = {
         "rewact_pop_step_over_act_chunk_call": res["rewact"]["pop_step_s"]["median"] / chunk,
@@ -73,15 +76,19 @@ def main() -> None:
     print(f"control step, {a.setting}, {h}x{w}, n_action_steps {n}, {a.rounds} rounds (medians)")
     for name in ("act", "rewact"):
         r = res[name]
-        print(f"  {name:7s} chunk call {r['chunk_call_s']['median']*1000:7.2f} ms   queued step "
-              f"{r['pop_step_s']['median']*1000:7.2f} ms   amortised {r['amortised_s']['median']*1000:7.2f} ms")
-    print(f"  RewACT reward-only pass {res['rewact_reward_only_s']['median']*1000:7.2f} ms")
+        print(
+            f"  {name:7s} chunk call {r['chunk_call_s']['median'] * 1000:7.2f} ms   queued step "
+            f"{r['pop_step_s']['median'] * 1000:7.2f} ms   amortised {r['amortised_s']['median'] * 1000:7.2f} ms"
+        )
+    print(f"  RewACT reward-only pass {res['rewact_reward_only_s']['median'] * 1000:7.2f} ms")
     for k, v in res["ratios"].items():
         print(f"  {k}: {v:.3f}")
     split = res["split_s"]
     total = sum(split.values())
-    print("  split of a RewACT chunk call: " + ", ".join(
-        f"{k} {v*1000:.1f} ms ({v / total * 100:.0f} %)" for k, v in split.items()))
+    print(
+        "  split of a RewACT chunk call: "
+        + ", ".join(f"{k} {v * 1000:.1f} ms ({v / total * 100:.0f} %)" for k, v in split.items())
+    )
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(res, indent=2))

@@ -15,22 +15,27 @@ import time
 from pathlib import Path
 
 import torch
-
 from lerobot.datasets.factory import resolve_delta_timestamps
 from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 from lerobot.policies.factory import make_policy, make_pre_post_processors
+
 from lerobot_policy_rewact import RewACTConfig
 from lerobot_policy_rewact.compat import torchcodec_usable
+from lerobot_policy_rewact.tools import presets
 
-DEMO_POLICY = dict(device="cpu", pretrained_backbone_weights=None, dim_model=64, dim_feedforward=128, n_heads=4,
-                   chunk_size=20, n_action_steps=20, n_encoder_layers=2, n_vae_encoder_layers=1, latent_dim=8,
-                   reward_labels="ground_truth")
+DEMO_POLICY = {**presets.CPU, "reward_labels": "ground_truth"}
 
 
 def loader(dataset, batch, workers):
-    return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
-                                       persistent_workers=workers > 0, drop_last=True,
-                                       generator=torch.Generator().manual_seed(0))
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 def throughput(dataset, batch: int, workers: int, batches: int) -> float:
@@ -60,16 +65,24 @@ def waiting_share(dataset, meta, batch: int, workers: int, steps: int) -> dict:
         optim.step()
         t2 = time.perf_counter()
         wait, compute = wait + t1 - t0, compute + t2 - t1
-    return {"workers": workers, "wait_s_per_step": wait / steps, "compute_s_per_step": compute / steps,
-            "wait_share": wait / (wait + compute)}
+    return {
+        "workers": workers,
+        "wait_s_per_step": wait / steps,
+        "compute_s_per_step": compute / steps,
+        "wait_share": wait / (wait + compute),
+    }
 
 
 def measure(a: argparse.Namespace) -> dict:
     """One measurement in this process: a fresh dataset, so no video decoder is shared with workers."""
     meta = LeRobotDatasetMetadata("local/demo", root=a.dataset_root)
     backend = None if torchcodec_usable() else "pyav"
-    dataset = LeRobotDataset("local/demo", root=a.dataset_root, video_backend=backend,
-                             delta_timestamps=resolve_delta_timestamps(RewACTConfig(**DEMO_POLICY), meta))
+    dataset = LeRobotDataset(
+        "local/demo",
+        root=a.dataset_root,
+        video_backend=backend,
+        delta_timestamps=resolve_delta_timestamps(RewACTConfig(**DEMO_POLICY), meta),
+    )
     if a.mode == "throughput":
         return {"samples_per_s": throughput(dataset, a.batch, a.workers, a.batches)}
     return waiting_share(dataset, meta, a.batch, a.workers, a.steps)
@@ -93,15 +106,25 @@ def main() -> None:
         return
 
     def child(mode: str, workers: int) -> dict:
-        cmd = [sys.executable, __file__, f"--dataset-root={a.dataset_root}", f"--batch={a.batch}",
-               f"--batches={a.batches}", f"--steps={a.steps}", f"--mode={mode}", f"--workers={workers}"]
+        cmd = [
+            sys.executable,
+            __file__,
+            f"--dataset-root={a.dataset_root}",
+            f"--batch={a.batch}",
+            f"--batches={a.batches}",
+            f"--steps={a.steps}",
+            f"--mode={mode}",
+            f"--workers={workers}",
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
 
     meta = LeRobotDatasetMetadata("local/demo", root=a.dataset_root)
     decoder = "torchcodec" if torchcodec_usable() else "pyav"
     result = {"decoder": decoder, "batch": a.batch, "throughput": {}, "waiting": []}
-    print(f"data pipeline on {a.dataset_root} ({meta.total_frames} frames), batch {a.batch}, decoder {decoder}")
+    print(
+        f"data pipeline on {a.dataset_root} ({meta.total_frames} frames), batch {a.batch}, decoder {decoder}"
+    )
     for workers in (0, 1, 2):
         sps = child("throughput", workers)["samples_per_s"]
         result["throughput"][workers] = sps
@@ -109,8 +132,10 @@ def main() -> None:
     for workers in (0, 1, 2):
         w = child("waiting", workers)
         result["waiting"].append(w)
-        print(f"  training, num_workers={workers}: {w['compute_s_per_step']*1000:6.0f} ms compute + "
-              f"{w['wait_s_per_step']*1000:6.0f} ms waiting per step -> {w['wait_share']*100:4.1f} % waiting")
+        print(
+            f"  training, num_workers={workers}: {w['compute_s_per_step'] * 1000:6.0f} ms compute + "
+            f"{w['wait_s_per_step'] * 1000:6.0f} ms waiting per step -> {w['wait_share'] * 100:4.1f} % waiting"
+        )
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(result, indent=2))

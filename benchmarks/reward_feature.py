@@ -18,18 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from lerobot.datasets.factory import resolve_delta_timestamps
 from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 from lerobot.policies.factory import make_policy, make_pre_post_processors
-from lerobot_policy_rewact import RewACTConfig
-from lerobot_policy_rewact.inference import episode_rewards
-from lerobot_policy_rewact.labels import RewardTargets
-from lerobot_policy_rewact.synthetic import MarkerSpec, make_marker_dataset
 
-SMALL = dict(device="cpu", pretrained_backbone_weights=None, dim_model=64, dim_feedforward=128, n_heads=4,
-             chunk_size=10, n_action_steps=10, n_encoder_layers=2, n_vae_encoder_layers=1, latent_dim=8,
-             optimizer_lr=3e-4, optimizer_lr_backbone=3e-4)
+from lerobot_policy_rewact import RewACTConfig
+from lerobot_policy_rewact.generators.synthetic import MarkerSpec, make_marker_dataset
+from lerobot_policy_rewact.policy.labels import RewardTargets
+from lerobot_policy_rewact.tools import presets
+from lerobot_policy_rewact.tools.inference import episode_rewards
+
+SMALL = presets.CPU
 
 
 def train_and_score(root: Path, train_eps: list[int], test_eps: list[int], steps: int, seed: int, **variant):
@@ -38,10 +37,16 @@ def train_and_score(root: Path, train_eps: list[int], test_eps: list[int], steps
     config = RewACTConfig(**{**SMALL, **variant})
     policy = make_policy(config, ds_meta=meta)
     pre, _ = make_pre_post_processors(config, dataset_stats=meta.stats)
-    data = LeRobotDataset("local/marker", root=root, episodes=train_eps, video_backend="pyav",
-                          delta_timestamps=resolve_delta_timestamps(config, meta))
-    loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, drop_last=True,
-                                         generator=torch.Generator().manual_seed(seed))
+    data = LeRobotDataset(
+        "local/marker",
+        root=root,
+        episodes=train_eps,
+        video_backend="pyav",
+        delta_timestamps=resolve_delta_timestamps(config, meta),
+    )
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=16, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(seed)
+    )
     optim = torch.optim.AdamW(policy.get_optim_params(), lr=config.optimizer_lr, weight_decay=1e-4)
     step, t0 = 0, time.perf_counter()
     policy.train()
@@ -73,23 +78,33 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     variants = {
-        "mean+sigmoid": dict(reward_feature="mean", reward_head="sigmoid"),
-        "latent+sigmoid": dict(reward_feature="latent", reward_head="sigmoid"),
-        "mean+distributional": dict(reward_feature="mean", reward_head="distributional"),
-        "latent+distributional": dict(reward_feature="latent", reward_head="distributional"),
+        "mean+sigmoid": {"reward_feature": "mean", "reward_head": "sigmoid"},
+        "latent+sigmoid": {"reward_feature": "latent", "reward_head": "sigmoid"},
+        "mean+distributional": {"reward_feature": "mean", "reward_head": "distributional"},
+        "latent+distributional": {"reward_feature": "latent", "reward_head": "distributional"},
     }
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_marker_dataset(Path(tmp) / "marker", MarkerSpec(episodes=12, min_length=30, max_length=45,
-                                                                    image_size=(32, 32)))
+        root = make_marker_dataset(
+            Path(tmp) / "marker",
+            MarkerSpec(num_episodes=12, min_length=30, max_length=45, image_size=(32, 32)),
+        )
         for name, variant in variants.items():
-            runs = [train_and_score(root, list(range(10)), [10, 11], args.steps, seed, **variant)
-                    for seed in range(args.seeds)]
+            runs = [
+                train_and_score(root, list(range(10)), [10, 11], args.steps, seed, **variant)
+                for seed in range(args.seeds)
+            ]
             mae = [r[0] for r in runs]
-            results[name] = {"held_out_mae": mae, "mean_mae": float(np.mean(mae)),
-                             "s_per_step": float(np.mean([r[1] for r in runs]))}
-            print(f"{name:24s} held-out MAE {np.mean(mae):.3f} (seeds: {', '.join(f'{m:.3f}' for m in mae)})"
-                  f"  {results[name]['s_per_step']*1000:.0f} ms/step", flush=True)
+            results[name] = {
+                "held_out_mae": mae,
+                "mean_mae": float(np.mean(mae)),
+                "s_per_step": float(np.mean([r[1] for r in runs])),
+            }
+            print(
+                f"{name:24s} held-out MAE {np.mean(mae):.3f} (seeds: {', '.join(f'{m:.3f}' for m in mae)})"
+                f"  {results[name]['s_per_step'] * 1000:.0f} ms/step",
+                flush=True,
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"steps": args.steps, "results": results}, indent=2))
     print(f"written {args.out}")

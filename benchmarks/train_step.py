@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 import torch
-
 from common import build_pair, make_batch, summary, timed
 
 
@@ -43,8 +42,9 @@ def peak_memory_mb(setting: str, image: int, state_dim: int, batch: int, which: 
         f"del {'rew' if which == 'act' else 'act'}; f = step_fn(p, make_batch(p, {batch}));"
         "[f() for _ in range(3)]; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent, check=True
+    )
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -68,15 +68,23 @@ def main() -> None:
         for name, fn in steps.items():
             times[name].append(timed(fn))
     ratios = [r / b for r, b in zip(times["rewact"], times["act"], strict=True)]
-    result = {"setting": a.setting, "image": a.image, "batch": a.batch, "act_s": summary(times["act"]),
-              "rewact_s": summary(times["rewact"]), "ratio": summary(ratios)}
+    result = {
+        "setting": a.setting,
+        "image": a.image,
+        "batch": a.batch,
+        "act_s": summary(times["act"]),
+        "rewact_s": summary(times["rewact"]),
+        "ratio": summary(ratios),
+    }
     print(f"train step, {a.setting}, {a.image}x{a.image}, batch {a.batch}, {a.rounds} interleaved rounds")
-    print(f"  ACT     {result['act_s']['median']*1000:8.1f} ms/step (median)")
-    print(f"  RewACT  {result['rewact_s']['median']*1000:8.1f} ms/step (median)")
+    print(f"  ACT     {result['act_s']['median'] * 1000:8.1f} ms/step (median)")
+    print(f"  RewACT  {result['rewact_s']['median'] * 1000:8.1f} ms/step (median)")
     r = result["ratio"]
     print(f"  ratio RewACT/ACT: median {r['median']:.3f}  (min {r['min']:.3f}, max {r['max']:.3f})")
     if a.memory:
-        result["peak_memory_mb"] = {w: peak_memory_mb(a.setting, a.image, a.state_dim, a.batch, w) for w in ("act", "rewact")}
+        result["peak_memory_mb"] = {
+            w: peak_memory_mb(a.setting, a.image, a.state_dim, a.batch, w) for w in ("act", "rewact")
+        }
         m = result["peak_memory_mb"]
         print(f"  peak memory: ACT {m['act']:.0f} MB, RewACT {m['rewact']:.0f} MB (whole process)")
     if a.out:

@@ -7,7 +7,7 @@
 Multi-GPU: `accelerate launch --num_processes=2 scripts/train.py ...`.
 """
 
-from lerobot_policy_rewact.train import main
+from lerobot_policy_rewact.tools.train import main
 
 if __name__ == "__main__":
     main()

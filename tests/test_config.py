@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.configuration_act import ACTConfig
 from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-from lerobot_policy_rewact import RewACTConfig, RewACTPolicy, processor_rewact
+
+from lerobot_policy_rewact import RewACTConfig, RewACTPolicy
+from lerobot_policy_rewact.policy import processor_rewact
 
 
 def test_every_act_option_is_there_with_acts_default():

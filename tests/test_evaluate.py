@@ -8,12 +8,12 @@ import sys
 import av
 import numpy as np
 import pytest
+from conftest import BIN, run
+from helpers import build
 from scipy import stats
 
-from conftest import run
-from helpers import build
-from lerobot_policy_rewact import evaluate, metrics
-from lerobot_policy_rewact.detector import DONE, FAILING, RUNNING, CompletionDetector
+from lerobot_policy_rewact.tools import evaluate, metrics
+from lerobot_policy_rewact.tools.detector import DONE, FAILING, RUNNING, CompletionDetector
 
 RAMP = np.clip(np.linspace(-0.1, 1.2, 200), 0, 1)
 
@@ -43,7 +43,9 @@ def test_auroc_and_voc_agree_with_direct_computation():
 
 
 def test_detector_fires_at_the_right_frame():
-    det = CompletionDetector(fps=50, done_threshold=0.9, smoothing_s=0.02, hold_s=0.1)  # 1-frame average, 5-frame hold
+    det = CompletionDetector(
+        fps=50, done_threshold=0.9, smoothing_s=0.02, hold_s=0.1
+    )  # 1-frame average, 5-frame hold
     curve = np.r_[np.linspace(0, 1, 100), np.ones(50)]
     state, frame = det.run(curve)
     first = int(np.argmax(curve >= 0.9))
@@ -63,8 +65,14 @@ def test_detector_says_failing_when_progress_falls():
 
 def test_score_reports_separation_and_timing():
     fps = 50
-    ok = [evaluate.EpisodeCurve(i, RAMP.copy(), fps, RAMP.copy(), True, int(np.argmax(RAMP >= 1))) for i in range(3)]
-    bad = [evaluate.EpisodeCurve(10 + i, np.r_[RAMP[:80], np.zeros(120)], fps, np.zeros(200), False) for i in range(2)]
+    ok = [
+        evaluate.EpisodeCurve(i, RAMP.copy(), fps, RAMP.copy(), True, int(np.argmax(RAMP >= 1)))
+        for i in range(3)
+    ]
+    bad = [
+        evaluate.EpisodeCurve(10 + i, np.r_[RAMP[:80], np.zeros(120)], fps, np.zeros(200), False)
+        for i in range(2)
+    ]
     report = evaluate.score(ok + bad, CompletionDetector(fps=fps))
     s = report["summary"]
     assert s["auroc_final_reward"] == 1.0 and s["false_completions_on_failures"] == 0
@@ -85,8 +93,21 @@ def saved_policy(tmp_path_factory, request):
 
 
 def test_visualise_writes_a_decodable_video_and_a_plot(saved_policy, marker_ds, tmp_path):
-    proc = run([sys.executable, "scripts/visualise.py", "--dataset-root", str(marker_ds), "--episode-id", "1", "2",
-                "--policy-path", str(saved_policy), "--output-dir", str(tmp_path)])
+    proc = run(
+        [
+            sys.executable,
+            "scripts/visualise.py",
+            "--dataset-root",
+            str(marker_ds),
+            "--episode-id",
+            "1",
+            "2",
+            "--policy-path",
+            str(saved_policy),
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     from conftest import load_meta
 
@@ -99,18 +120,47 @@ def test_visualise_writes_a_decodable_video_and_a_plot(saved_policy, marker_ds, 
 
 
 def test_visualise_bad_paths_are_clear(tmp_path, saved_policy):
-    proc = run([sys.executable, "scripts/visualise.py", "--dataset-root", str(tmp_path / "nope"), "--episode-id", "0",
-                "--policy-path", str(saved_policy)])
-    assert proc.returncode != 0 and "no dataset at" in proc.stderr
+    proc = run(
+        [
+            sys.executable,
+            "scripts/visualise.py",
+            "--dataset-root",
+            str(tmp_path / "nope"),
+            "--episode-id",
+            "0",
+            "--policy-path",
+            str(saved_policy),
+        ]
+    )
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode != 0 and "--dataset.root=" in last and "does not exist" in last, proc.stderr[
+        -2000:
+    ]
 
 
 def test_evaluate_writes_every_metric(saved_policy, marker_ds, tmp_path):
-    proc = run([sys.executable, "-m", "lerobot_policy_rewact.cli", "evaluate", "--policy-path", str(saved_policy),
-                "--dataset-root", str(marker_ds), "--episodes", "2-3", "--output-dir", str(tmp_path)])
+    proc = run(
+        [
+            str(BIN / "rewact"),
+            "evaluate",
+            f"--policy.path={saved_policy}",
+            f"--dataset.root={marker_ds}",
+            "--dataset.episodes=[2,3]",
+            f"--output_dir={tmp_path}",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    for key in ("voc_successes_mean", "mae", "correlation", "auroc_final_reward", "completion_detected",
-                "false_completions_on_failures", "calibration", "detector"):
+    for key in (
+        "voc_successes_mean",
+        "mae",
+        "correlation",
+        "auroc_final_reward",
+        "completion_detected",
+        "false_completions_on_failures",
+        "calibration",
+        "detector",
+    ):
         assert key in report["summary"], key
     assert report["summary"]["episodes"] == 2 and set(report["episodes"]) == {"2", "3"}
     assert "| mae |" in (tmp_path / "report.md").read_text()

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from conftest import run, train_cmd
+from conftest import BIN, REPO, run, train_cmd
 from helpers import batches, build
-from lerobot_policy_rewact import keyframes
-from lerobot_policy_rewact.compat import EpisodeTable
-from lerobot_policy_rewact.keyframes import EpisodeLabels, Keypoint, curve
+from hypothesis import given, settings, strategies as st
+
+from lerobot_policy_rewact.policy import keyframes
+from lerobot_policy_rewact.policy.episodes import EpisodeTable
+from lerobot_policy_rewact.policy.keyframes import EpisodeLabels, Keypoint, curve
 
 FPS = 10.0
 TABLE = EpisodeTable(  # three episodes of 100, 50 and 80 frames at 10 fps
@@ -55,17 +53,32 @@ def test_failure_drops_sharply_and_stays_or_recovers():
 
 
 def test_timestamps_and_frame_indices_agree():
-    doc_t = {"episodes": {"0": {"keypoints": [{"timestamp": 1.0, "reward": 0.0}, {"timestamp": 4.5, "reward": 1.0}]}}}
-    doc_f = {"episodes": {"0": {"keypoints": [{"frame_index": 10, "reward": 0.0}, {"frame_index": 45, "reward": 1.0}]}}}
+    doc_t = {
+        "episodes": {
+            "0": {"keypoints": [{"timestamp": 1.0, "reward": 0.0}, {"timestamp": 4.5, "reward": 1.0}]}
+        }
+    }
+    doc_f = {
+        "episodes": {
+            "0": {"keypoints": [{"frame_index": 10, "reward": 0.0}, {"frame_index": 45, "reward": 1.0}]}
+        }
+    }
     (a, ra), (b, rb) = keyframes.parse(doc_t, TABLE), keyframes.parse(doc_f, TABLE)
     assert ra.ok and rb.ok
     assert np.array_equal(curve(a[0], 100), curve(b[0], 100))
 
 
 def test_whole_episode_failures():
-    doc = {"episodes": {"1": {"outcome": "failure", "failure_timestamp": 3.0,
-                              "keypoints": [{"frame_index": 0, "reward": 0.0}, {"frame_index": 20, "reward": 0.5}]}},
-           "failures": [2]}
+    doc = {
+        "episodes": {
+            "1": {
+                "outcome": "failure",
+                "failure_timestamp": 3.0,
+                "keypoints": [{"frame_index": 0, "reward": 0.0}, {"frame_index": 20, "reward": 0.5}],
+            }
+        },
+        "failures": [2],
+    }
     parsed, report = keyframes.parse(doc, TABLE)
     assert report.ok
     y = curve(parsed[1], 50)
@@ -76,24 +89,46 @@ def test_whole_episode_failures():
 
 # ---------------------------------------------------------------- the checker, one mistake each
 BAD = {
-    "unknown episode": ({"episodes": {"7": {"keypoints": [{"frame_index": 0, "reward": 0}]}}},
-                        "episode 7 is not in the dataset"),
-    "past the end": ({"episodes": {"1": {"keypoints": [{"timestamp": 5.3, "reward": 0.5}]}}},
-                     "episode 1, keypoint 0: timestamp=5.3s is outside the episode"),
-    "reward range": ({"episodes": {"0": {"keypoints": [{"frame_index": 3, "reward": 1.5}]}}},
-                     "episode 0, keypoint 0: 'reward' 1.5 is outside [0, 1]"),
-    "both": ({"episodes": {"0": {"keypoints": [{"frame_index": 3, "timestamp": 0.3, "reward": 0.5}]}}},
-             "episode 0, keypoint 0: has both of 'frame_index' and 'timestamp'"),
-    "neither": ({"episodes": {"2": {"keypoints": [{"reward": 0.5}]}}},
-                "episode 2, keypoint 0: has neither of 'frame_index' and 'timestamp'"),
-    "duplicate": ({"episodes": {"0": {"keypoints": [{"frame_index": 30, "reward": 0.1},
-                                                    {"timestamp": 3.0, "reward": 0.2}]}}},
-                  "episode 0, keypoint 1: same frame (30) as keypoint 0"),
-    "wrong type": ({"episodes": {"0": {"keypoints": [{"frame_index": "3", "reward": 0.5}]}}},
-                   "episode 0, keypoint 0: 'frame_index' must be an integer"),
-    "reward type": ({"episodes": {"0": {"keypoints": [{"frame_index": 3, "reward": "high"}]}}},
-                    "episode 0, keypoint 0: 'reward' must be a number"),
-    "keypoints type": ({"episodes": {"0": {"keypoints": {"frame_index": 3}}}}, "episode 0: 'keypoints' must be a list"),
+    "unknown episode": (
+        {"episodes": {"7": {"keypoints": [{"frame_index": 0, "reward": 0}]}}},
+        "episode 7 is not in the dataset",
+    ),
+    "past the end": (
+        {"episodes": {"1": {"keypoints": [{"timestamp": 5.3, "reward": 0.5}]}}},
+        "episode 1, keypoint 0: timestamp=5.3s is outside the episode",
+    ),
+    "reward range": (
+        {"episodes": {"0": {"keypoints": [{"frame_index": 3, "reward": 1.5}]}}},
+        "episode 0, keypoint 0: 'reward' 1.5 is outside [0, 1]",
+    ),
+    "both": (
+        {"episodes": {"0": {"keypoints": [{"frame_index": 3, "timestamp": 0.3, "reward": 0.5}]}}},
+        "episode 0, keypoint 0: has both of 'frame_index' and 'timestamp'",
+    ),
+    "neither": (
+        {"episodes": {"2": {"keypoints": [{"reward": 0.5}]}}},
+        "episode 2, keypoint 0: has neither of 'frame_index' and 'timestamp'",
+    ),
+    "duplicate": (
+        {
+            "episodes": {
+                "0": {"keypoints": [{"frame_index": 30, "reward": 0.1}, {"timestamp": 3.0, "reward": 0.2}]}
+            }
+        },
+        "episode 0, keypoint 1: same frame (30) as keypoint 0",
+    ),
+    "wrong type": (
+        {"episodes": {"0": {"keypoints": [{"frame_index": "3", "reward": 0.5}]}}},
+        "episode 0, keypoint 0: 'frame_index' must be an integer",
+    ),
+    "reward type": (
+        {"episodes": {"0": {"keypoints": [{"frame_index": 3, "reward": "high"}]}}},
+        "episode 0, keypoint 0: 'reward' must be a number",
+    ),
+    "keypoints type": (
+        {"episodes": {"0": {"keypoints": {"frame_index": 3}}}},
+        "episode 0: 'keypoints' must be a list",
+    ),
     "not an object": ([1, 2, 3], "must hold a JSON object"),
 }
 
@@ -107,7 +142,13 @@ def test_checker_names_episode_and_field(case):
 
 
 def test_checker_reports_every_problem_at_once():
-    doc = {"episodes": {k: v for case in ("past the end", "reward range", "neither") for k, v in BAD[case][0]["episodes"].items()}}
+    doc = {
+        "episodes": {
+            k: v
+            for case in ("past the end", "reward range", "neither")
+            for k, v in BAD[case][0]["episodes"].items()
+        }
+    }
     _, report = keyframes.parse(doc, TABLE)
     assert len(report.errors) == 3
 
@@ -120,18 +161,54 @@ def test_non_json_file(tmp_path):
 
 
 def test_drop_without_failure_mark_is_a_warning():
-    doc = {"episodes": {"0": {"keypoints": [{"frame_index": 0, "reward": 0.0}, {"frame_index": 50, "reward": 0.8},
-                                            {"frame_index": 60, "reward": 0.0}]}}}
+    doc = {
+        "episodes": {
+            "0": {
+                "keypoints": [
+                    {"frame_index": 0, "reward": 0.0},
+                    {"frame_index": 50, "reward": 0.8},
+                    {"frame_index": 60, "reward": 0.0},
+                ]
+            }
+        }
+    }
     _, report = keyframes.parse(doc, TABLE)
     assert report.ok and any("falls from 0.8 to 0.0 at frame 60" in w for w in report.warnings)
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 500) | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["0", "1", "2", "9", "x", "episodes", "keypoints", "frame_index", "timestamp", "reward",
-                         "failure", "outcome", "failures", "episode", "failure_frame", "failure_timestamp"]),
-        children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 500)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "0",
+                    "1",
+                    "2",
+                    "9",
+                    "x",
+                    "episodes",
+                    "keypoints",
+                    "frame_index",
+                    "timestamp",
+                    "reward",
+                    "failure",
+                    "outcome",
+                    "failures",
+                    "episode",
+                    "failure_frame",
+                    "failure_timestamp",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=25,
 )
 
@@ -148,7 +225,11 @@ def test_checker_never_crashes(doc):
 
 
 @settings(max_examples=100, deadline=None)
-@given(points=st.lists(st.tuples(st.integers(0, 99), st.floats(0, 1)), min_size=1, max_size=8, unique_by=lambda p: p[0]))
+@given(
+    points=st.lists(
+        st.tuples(st.integers(0, 99), st.floats(0, 1)), min_size=1, max_size=8, unique_by=lambda p: p[0]
+    )
+)
 def test_curves_stay_within_their_keypoints(points):
     labels = _labels(*sorted(points))
     for interpolation in ("linear", "monotone"):
@@ -167,21 +248,36 @@ def _label_file(tmp_path, doc) -> str:
 
 
 def test_batch_targets_equal_the_keyframe_curve(marker_ds, tmp_path):
-    doc = {"episodes": {"0": {"keypoints": [{"frame_index": 2, "reward": 0.0}, {"frame_index": 10, "reward": 0.5},
-                                            {"frame_index": 15, "reward": 0.0, "failure": True}]},
-                        "1": {"keypoints": [{"timestamp": 0.5, "reward": 0.0}, {"timestamp": 1.5, "reward": 1.0}]}}}
-    policy, pre, _, meta = build(marker_ds, reward_labels="keyframes", reward_labels_path=_label_file(tmp_path, doc))
-    from lerobot_policy_rewact.compat import episode_table
-    from lerobot_policy_rewact.labels import LinearProgress
+    doc = {
+        "episodes": {
+            "0": {
+                "keypoints": [
+                    {"frame_index": 2, "reward": 0.0},
+                    {"frame_index": 10, "reward": 0.5},
+                    {"frame_index": 15, "reward": 0.0, "failure": True},
+                ]
+            },
+            "1": {"keypoints": [{"timestamp": 0.5, "reward": 0.0}, {"timestamp": 1.5, "reward": 1.0}]},
+        }
+    }
+    policy, pre, _, meta = build(
+        marker_ds, reward_labels="keyframes", reward_labels_path=_label_file(tmp_path, doc)
+    )
+    from lerobot_policy_rewact.policy.episodes import episode_table
+    from lerobot_policy_rewact.policy.labels import LinearProgress
 
     table = episode_table(meta)
     parsed, _ = keyframes.parse(doc, table)
     batch = next(batches(marker_ds, policy, pre, batch_size=64))
     got = policy.reward_targets.lookup(batch["index"])
-    for index, ep, target in zip(batch["index"].tolist(), batch["episode_index"].tolist(), got.tolist(), strict=True):
+    for index, ep, target in zip(
+        batch["index"].tolist(), batch["episode_index"].tolist(), got.tolist(), strict=True
+    ):
         row = table.row(ep)
         frame, length = index - int(table.start[row]), int(table.length[row])
-        expected = curve(parsed[ep], length) if ep in parsed else LinearProgress().episode_targets(ep, length, 10)
+        expected = (
+            curve(parsed[ep], length) if ep in parsed else LinearProgress().episode_targets(ep, length, 10)
+        )
         assert target == pytest.approx(float(expected[frame]))
     policy.train()
     loss, info = policy.forward(batch)
@@ -189,18 +285,45 @@ def test_batch_targets_equal_the_keyframe_curve(marker_ds, tmp_path):
 
 
 def test_training_with_keyframes_and_refusing_a_bad_file(marker_ds, tmp_path):
-    good = _label_file(tmp_path, {"episodes": {"0": {"keypoints": [{"frame_index": 0, "reward": 0.0},
-                                                                    {"frame_index": 12, "reward": 0.0, "failure": True}]}},
-                                  "failures": [{"episode": 2, "timestamp": 1.0}]})
+    good = _label_file(
+        tmp_path,
+        {
+            "episodes": {
+                "0": {
+                    "keypoints": [
+                        {"frame_index": 0, "reward": 0.0},
+                        {"frame_index": 12, "reward": 0.0, "failure": True},
+                    ]
+                }
+            },
+            "failures": [{"episode": 2, "timestamp": 1.0}],
+        },
+    )
     out = tmp_path / "run"
-    proc = run(train_cmd("script", marker_ds, out, "--policy.reward_labels=keyframes",
-                         f"--policy.reward_labels_path={good}", steps=2))
+    proc = run(
+        train_cmd(
+            "script",
+            marker_ds,
+            out,
+            "--policy.reward_labels=keyframes",
+            f"--policy.reward_labels_path={good}",
+            steps=2,
+        )
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"episodes": {"0": {"keypoints": [{"timestamp": 99.0, "reward": 2}]}}}))
-    proc = run(train_cmd("script", marker_ds, tmp_path / "run2", "--policy.reward_labels=keyframes",
-                         f"--policy.reward_labels_path={bad}", steps=2))
+    proc = run(
+        train_cmd(
+            "script",
+            marker_ds,
+            tmp_path / "run2",
+            "--policy.reward_labels=keyframes",
+            f"--policy.reward_labels_path={bad}",
+            steps=2,
+        )
+    )
     assert proc.returncode != 0
     assert "episode 0, keypoint 0: timestamp=99.0s is outside the episode" in proc.stderr
     assert "'reward' 2 is outside [0, 1]" in proc.stderr
@@ -209,24 +332,33 @@ def test_training_with_keyframes_and_refusing_a_bad_file(marker_ds, tmp_path):
 def test_labels_check_command(marker_ds, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"episodes": {"9": {"keypoints": []}, "0": {"keypoints": [{"reward": 0.3}]}}}))
-    proc = run([sys.executable, "-m", "lerobot_policy_rewact.cli", "labels", "check", str(bad),
-                "--dataset-root", str(marker_ds)])
+    proc = run([str(BIN / "rewact"), "labels", "check", f"--labels={bad}", f"--dataset.root={marker_ds}"])
     assert proc.returncode == 1
     assert "episode 9 is not in the dataset" in proc.stdout
     assert "episode 0, keypoint 0: has neither" in proc.stdout
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"episodes": {"0": {"keypoints": [{"frame_index": 0, "reward": 0.3}]}}}))
-    proc = run([sys.executable, "-m", "lerobot_policy_rewact.cli", "labels", "plot", str(good),
-                "--dataset-root", str(marker_ds), "--episodes", "0", "1", "--out", str(tmp_path / "l.png"),
-                "--compare-linear"])
+    proc = run(
+        [
+            str(BIN / "rewact"),
+            "labels",
+            "plot",
+            f"--labels={good}",
+            f"--dataset.root={marker_ds}",
+            "--dataset.episodes=[0,1]",
+            f"--output_dir={tmp_path}",
+            "--compare_linear=true",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "labels.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_dataset_column_labels(marker_ds):
     # LeRobot datasets carry next.reward only when recorded; the marker data has frame_index: use it rescaled
-    policy, _, _, meta = build(marker_ds, reward_labels="column", reward_label_column="frame_index",
-                               reward_label_rescale=True)
+    policy, _, _, meta = build(
+        marker_ds, reward_labels="column", reward_label_column="frame_index", reward_label_rescale=True
+    )
     targets = policy.reward_targets.lookup(torch.arange(meta.total_frames))
     assert targets.min() == 0 and targets.max() == 1
     with pytest.raises(ValueError, match="reward_label_rescale=true"):
@@ -238,3 +370,22 @@ def test_dataset_column_labels(marker_ds):
 def test_keyframes_need_a_file(marker_ds):
     with pytest.raises(ValueError, match="reward_labels_path"):
         build(marker_ds, reward_labels="keyframes")
+
+
+def test_the_committed_schema_is_generated_from_the_models():
+    from lerobot_policy_rewact.policy import label_file
+
+    committed = (REPO / "docs" / "label-file.schema.json").read_text()
+    assert committed == label_file.schema_json(), "regenerate it: make schema"
+
+
+def test_unknown_keys_are_reported_and_kept():
+    doc = {
+        "episodes": {"0": {"keypoints": [{"frame_index": 1, "reward": 0.2, "note": "grasp"}], "who": "ann"}},
+        "labeller": "v2",
+    }
+    _, report = keyframes.parse(doc, TABLE)
+    assert report.ok
+    assert any("unknown field 'labeller'" in w for w in report.warnings)
+    assert any("episode 0: unknown field 'who'" in w for w in report.warnings)
+    assert any("episode 0, keypoint 0: unknown field 'note'" in w for w in report.warnings)

@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 import torch
-
 from helpers import batches, build, frames
 from lerobot.policies.factory import make_pre_post_processors
+
 from lerobot_policy_rewact import RewACTPolicy
-from lerobot_policy_rewact.modeling_rewact import CheckpointError
+from lerobot_policy_rewact.policy.modeling_rewact import CheckpointError
 
 
 def test_forward_reports_reward_loss_and_trains(any_ds):
@@ -193,3 +193,50 @@ def test_training_without_dataset_metadata_says_what_is_missing(marker_ds, tmp_p
     loaded.train()
     with pytest.raises(RuntimeError, match="dataset_meta"):
         loaded.forward(next(batches(marker_ds, loaded, pre)))
+
+
+def test_training_resizes_camera_images_to_the_configs_size(marker_ds):
+    """A dataset whose camera (32x32) differs from the config's (24x24): the preprocessor resizes, so
+    ACT's backbone sees 24x24 in training exactly as when acting."""
+    from conftest import TINY_CONFIG
+    from lerobot.configs.types import FeatureType, PolicyFeature
+    from lerobot.policies.factory import make_policy
+
+    from lerobot_policy_rewact import RewACTConfig
+
+    as_recorded, _, _, meta = build(marker_ds)
+    inputs = {
+        k: PolicyFeature(FeatureType.VISUAL, (3, 24, 24)) if f.type is FeatureType.VISUAL else f
+        for k, f in as_recorded.config.input_features.items()
+    }
+    config = RewACTConfig(
+        **TINY_CONFIG, input_features=inputs, output_features=as_recorded.config.output_features
+    )
+    policy = make_policy(config, ds_meta=meta)
+    pre, _ = make_pre_post_processors(config, dataset_stats=meta.stats)
+    seen = []
+    policy.model.backbone.register_forward_pre_hook(
+        lambda module, args: seen.append(tuple(args[0].shape[-2:]))
+    )
+    batch = next(batches(marker_ds, policy, pre, batch_size=4))
+    assert tuple(batch["observation.images.cam0"].shape[-2:]) == (24, 24)
+    loss, _ = policy.forward(batch)
+    loss.backward()
+    policy.reset()
+    policy.select_action(next(frames(marker_ds, pre, episode=0)))
+    assert seen and set(seen) == {(24, 24)}  # training and acting alike
+
+
+def test_reward_log_is_buffered_and_complete(marker_ds, tmp_path):
+    log = tmp_path / "rewards.jsonl"
+    policy, pre, _, _ = build(marker_ds, reward_log_path=str(log))
+    observations = list(frames(marker_ds, pre, episode=0))[:3]
+    for _ in range(2):  # two episodes, as lerobot-eval runs them
+        policy.reset()
+        for frame in observations:
+            policy.select_action(frame)
+    assert not log.exists() or len(log.read_text().splitlines()) == 3  # written at episode ends, not per step
+    policy._log.flush()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["episode"], r["step"]) for r in lines] == [(e, s) for e in (0, 1) for s in range(3)]
+    assert all(len(r["reward"]) == 1 and 0 <= r["reward"][0] <= 1 for r in lines)

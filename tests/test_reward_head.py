@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lerobot_policy_rewact.reward_head import DistributionalRewardHead, SigmoidRewardHead
+from lerobot_policy_rewact.policy.reward_head import DistributionalRewardHead, SigmoidRewardHead
 
 
 def test_hl_gauss_target_is_a_distribution_centred_on_the_label():
@@ -21,7 +21,12 @@ def test_hl_gauss_target_is_a_distribution_centred_on_the_label():
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: SigmoidRewardHead(32), lambda: SigmoidRewardHead(32, "l1"), lambda: DistributionalRewardHead(32, 21)]
+    "make",
+    [
+        lambda: SigmoidRewardHead(32),
+        lambda: SigmoidRewardHead(32, "l1"),
+        lambda: DistributionalRewardHead(32, 21),
+    ],
 )
 def test_heads_fit_a_target(make):
     torch.manual_seed(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,12 +11,14 @@ import pytest
 pytest.importorskip("gym_aloha")
 
 from conftest import load_dataset  # noqa: E402
+
 from lerobot_policy_rewact import RewACTConfig  # noqa: E402
-from lerobot_policy_rewact.labels import RewardTargets  # noqa: E402
-from lerobot_policy_rewact.sim import ground_truth  # noqa: E402
-from lerobot_policy_rewact.sim.demo_data import DemoDataSpec, generate  # noqa: E402
-from lerobot_policy_rewact.sim.expert import PERTURBATIONS  # noqa: E402
-from lerobot_policy_rewact.sim.replay import record_episode  # noqa: E402
+from lerobot_policy_rewact.generators.sim import ground_truth  # noqa: E402
+from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, generate  # noqa: E402
+from lerobot_policy_rewact.generators.sim.expert import PERTURBATIONS  # noqa: E402
+from lerobot_policy_rewact.generators.sim.replay import record_episode  # noqa: E402
+from lerobot_policy_rewact.policy import ground_truth_file  # noqa: E402
+from lerobot_policy_rewact.policy.labels import RewardTargets  # noqa: E402
 
 SMALL_IMAGE = (24, 32)
 
@@ -62,14 +65,16 @@ def test_ground_truth_from_stages():
 
 @pytest.fixture(scope="module")
 def demo_ds(tmp_path_factory):
-    spec = DemoDataSpec(episodes=3, failure_share=0.34, image_height=24, image_width=32, seed=5, workers=1)
+    spec = DemoDataSpec(
+        num_episodes=3, failure_share=0.34, image_height=24, image_width=32, seed=5, workers=1
+    )
     return spec, generate(spec, tmp_path_factory.mktemp("sim") / "aloha")
 
 
 def test_dataset_loads_back_with_ground_truth_lined_up(demo_ds):
     spec, root = demo_ds
     dataset = load_dataset(root)
-    truth = ground_truth.read(root)
+    truth = ground_truth_file.read(root)
     assert dataset.meta.total_episodes == 3 and dataset.fps == 50
     assert dataset.meta.features["observation.state"]["shape"] in ((14,), [14])
     assert dataset.meta.features["observation.images.top"]["shape"][:2] in ((24, 32), [24, 32])
@@ -88,7 +93,9 @@ def test_dataset_loads_back_with_ground_truth_lined_up(demo_ds):
     assert item["observation.state"].shape == (14,) and item["action"].shape == (14,)
     assert item["observation.images.top"].shape == (3, 24, 32)
     # the ground truth serves as labels through the label-source interface
-    targets = RewardTargets.from_config(RewACTConfig(device="cpu", reward_labels="ground_truth"), dataset.meta)
+    targets = RewardTargets.from_config(
+        RewACTConfig(device="cpu", reward_labels="ground_truth"), dataset.meta
+    )
     import torch
 
     start = int(dataset.meta.episodes["dataset_from_index"][2])
@@ -98,11 +105,11 @@ def test_dataset_loads_back_with_ground_truth_lined_up(demo_ds):
 
 def test_generation_is_deterministic(demo_ds, tmp_path):
     spec, root = demo_ds
-    again = generate(DemoDataSpec(**{**spec.key(), "episodes": 1}, workers=1), tmp_path / "again")
+    again = generate(dataclasses.replace(spec, num_episodes=1, workers=1), tmp_path / "again")
     a, b = load_dataset(root, episodes=[0]), load_dataset(again)
     for key in ("observation.state", "action"):
         assert np.array_equal(np.asarray(a.hf_dataset[key]), np.asarray(b.hf_dataset[key]))
-    assert ground_truth.read(root)[0] == ground_truth.read(again)[0]
+    assert ground_truth_file.read(root)[0] == ground_truth_file.read(again)[0]
 
 
 def test_generation_never_overwrites(demo_ds):
@@ -120,18 +127,21 @@ def test_lerobot_eval_runs_a_checkpoint_in_the_simulator_and_logs_rewards(demo_d
     proc = run(train_cmd("lerobot-train", root, out, steps=2))
     assert proc.returncode == 0, proc.stderr[-4000:]
     log = tmp_path / "rollout_rewards.jsonl"
-    proc = run([
-        str(BIN / "lerobot-eval"),
-        f"--policy.path={out / 'checkpoints' / 'last' / 'pretrained_model'}",
-        "--policy.device=cpu",
-        f"--policy.reward_log_path={log}",
-        "--env.type=aloha",
-        "--env.task=AlohaTransferCube-v0",
-        "--env.episode_length=12",
-        "--eval.n_episodes=1",
-        "--eval.batch_size=1",
-        f"--output_dir={tmp_path / 'eval'}",
-    ], env={"MUJOCO_GL": "egl"})
+    proc = run(
+        [
+            str(BIN / "lerobot-eval"),
+            f"--policy.path={out / 'checkpoints' / 'last' / 'pretrained_model'}",
+            "--policy.device=cpu",
+            f"--policy.reward_log_path={log}",
+            "--env.type=aloha",
+            "--env.task=AlohaTransferCube-v0",
+            "--env.episode_length=12",
+            "--eval.n_episodes=1",
+            "--eval.batch_size=1",
+            f"--output_dir={tmp_path / 'eval'}",
+        ],
+        env={"MUJOCO_GL": "egl"},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(lines) >= 12  # one reward per control step, every step

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import torch
-
 from conftest import BIN, REPO, TINY, run, train_cmd
 from helpers import frames
 from lerobot.policies.factory import make_pre_post_processors
+
 from lerobot_policy_rewact import RewACTPolicy
 
 
@@ -28,7 +28,12 @@ def test_lerobot_train_then_load_and_act(any_ds, tmp_path):
     _ok(run(train_cmd("lerobot-train", any_ds, out)))
     ckpt = _checkpoint(out)
     names = {p.name for p in ckpt.iterdir()}
-    assert {"config.json", "model.safetensors", "policy_preprocessor.json", "policy_postprocessor.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "policy_preprocessor.json",
+        "policy_postprocessor.json",
+    } <= names
     assert json.loads((ckpt / "config.json").read_text())["type"] == "rewact"
     policy = RewACTPolicy.from_pretrained(ckpt)
     pre, post = make_pre_post_processors(policy.config, pretrained_path=str(ckpt))
@@ -93,8 +98,16 @@ def test_two_process_ddp_on_cpu(marker_ds, tmp_path):
 
 def test_missing_dataset_root_is_a_clear_error(tmp_path):
     missing = tmp_path / "no_such_dataset"
-    proc = run([sys.executable, str(REPO / "scripts/train.py"), "--dataset.repo_id=local/x",
-                f"--dataset.root={missing}", *TINY, f"--output_dir={tmp_path / 'out'}"])
+    proc = run(
+        [
+            sys.executable,
+            str(REPO / "scripts/train.py"),
+            "--dataset.repo_id=local/x",
+            f"--dataset.root={missing}",
+            *TINY,
+            f"--output_dir={tmp_path / 'out'}",
+        ]
+    )
     assert proc.returncode != 0
     assert f"--dataset.root={missing} does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -1,69 +1,28 @@
 """The one place that knows how LeRobot releases differ (0.4.4 on Python 3.11, 0.5+ on 3.12+).
 
 Everything else in RewACT is written against the API these releases share and asks this module
-for the rest: the episode table, dataset creation, the training entry point and its flag names.
+for the rest: dataset creation, the training flag names, the video decoder.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 from packaging.version import Version
 
 LEROBOT_VERSION = Version(version("lerobot"))
 
 
-@dataclass(frozen=True)
-class EpisodeTable:
-    """Where each episode lies in the dataset's global frame index (all episodes, not a subset)."""
+def episodes_of(meta: Any) -> Any:
+    """The episode table of a `LeRobotDatasetMetadata` (0.4.4 loads it lazily, newer releases eagerly)."""
+    if meta.episodes is not None:
+        return meta.episodes
+    from lerobot.datasets.utils import load_episodes
 
-    episode_index: np.ndarray  # (E,) int64
-    start: np.ndarray  # (E,) int64, global index of the episode's first frame
-    length: np.ndarray  # (E,) int64, frames in the episode
-    fps: float
-
-    @property
-    def total_frames(self) -> int:
-        return int((self.start + self.length).max()) if len(self.start) else 0
-
-    def row(self, episode_index: int) -> int:
-        """Row of an episode in this table; KeyError with the known range if it is not there."""
-        rows = np.flatnonzero(self.episode_index == episode_index)
-        if len(rows) == 0:
-            raise KeyError(
-                f"episode {episode_index} is not in the dataset (it has episodes "
-                f"{int(self.episode_index.min())}..{int(self.episode_index.max())})"
-            )
-        return int(rows[0])
-
-
-def episode_table(meta: Any) -> EpisodeTable:
-    """Read the episode table of a `LeRobotDatasetMetadata` (format v3)."""
-    episodes = meta.episodes
-    if episodes is None:  # 0.4.4 loads the table lazily
-        from lerobot.datasets.utils import load_episodes
-
-        episodes = load_episodes(Path(meta.root))
-    columns = episodes.column_names if hasattr(episodes, "column_names") else list(episodes.keys())
-    needed = {"episode_index", "dataset_from_index", "dataset_to_index"}
-    if not needed <= set(columns):
-        raise ValueError(
-            f"The dataset's episode table at {meta.root} lacks {sorted(needed - set(columns))}: "
-            "RewACT needs a LeRobot v3.0 dataset (convert older ones with LeRobot's converter)."
-        )
-    start = np.asarray(episodes["dataset_from_index"], dtype=np.int64)
-    stop = np.asarray(episodes["dataset_to_index"], dtype=np.int64)
-    return EpisodeTable(
-        episode_index=np.asarray(episodes["episode_index"], dtype=np.int64),
-        start=start,
-        length=stop - start,
-        fps=float(meta.fps),
-    )
+    return load_episodes(Path(meta.root))
 
 
 def create_dataset(repo_id: str, fps: int, features: dict, root: str | Path, **kwargs: Any) -> Any:
@@ -83,19 +42,21 @@ def create_dataset(repo_id: str, fps: int, features: dict, root: str | Path, **k
     return LeRobotDataset.create(repo_id=repo_id, fps=fps, features=features, root=root, **kwargs)
 
 
-def lerobot_train_main() -> Callable[[], None]:
-    """LeRobot's `lerobot-train` entry point (it registers plugins, parses argv and trains)."""
-    from lerobot.scripts.lerobot_train import main
+def train_flag_aliases(argv: list[str]) -> list[str]:
+    """Training flags with `--eval_freq` / `--env_eval_freq` spelt as this release names the field.
 
-    return main
-
-
-def eval_freq_flag() -> str:
-    """The training config's name for 'evaluate in the simulator every N steps'."""
+    0.4.4 calls it `eval_freq`, 0.5+ `env_eval_freq`; the seed's commands use `--eval_freq`. Only
+    the flag's name changes, in either syntax (`--eval_freq=-1` or `--eval_freq -1`).
+    """
     from lerobot.configs.train import TrainPipelineConfig
 
-    names = {f for f in TrainPipelineConfig.__dataclass_fields__}
-    return "eval_freq" if "eval_freq" in names else "env_eval_freq"
+    wanted = "eval_freq" if "eval_freq" in TrainPipelineConfig.__dataclass_fields__ else "env_eval_freq"
+    other = "env_eval_freq" if wanted == "eval_freq" else "eval_freq"
+    out = []
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        out.append(f"--{wanted}{sep}{value}" if name == f"--{other}" else arg)
+    return out
 
 
 def torchcodec_usable() -> bool:

@@ -33,12 +33,12 @@ JOINT_NAMES = [
 class DemoDataSpec:
     """What to generate. Failures are spread evenly: every block of 10 episodes has the same mix."""
 
-    episodes: int = 30
-    failure_share: float = 0.3
-    image_height: int = 96
-    image_width: int = 128
-    seed: int = 0
-    workers: int = 2
+    num_episodes: int = 40  # episodes to generate
+    failure_share: float = 0.3  # share of episodes made to fail on purpose
+    image_height: int = 96  # top camera height in pixels
+    image_width: int = 128  # top camera width in pixels
+    seed: int = 0  # seeds the cube poses and which episodes fail
+    workers: int = 2  # simulator processes
 
     def plan(self) -> list[tuple[int, int, str | None]]:
         """(episode index, simulator seed, perturbation or None) for every episode."""
@@ -46,8 +46,8 @@ class DemoDataSpec:
 
         rng = np.random.default_rng(self.seed)
         out, kinds = [], 0
-        for block in range(0, self.episodes, 10):
-            size = min(10, self.episodes - block)
+        for block in range(0, self.num_episodes, 10):
+            size = min(10, self.num_episodes - block)
             failing = set(rng.choice(size, int(round(size * self.failure_share)), replace=False).tolist())
             for i in range(size):
                 pert = None
@@ -59,6 +59,7 @@ class DemoDataSpec:
     def key(self) -> dict:
         d = asdict(self)
         d.pop("workers")  # does not change the data
+        d["episodes"] = d.pop("num_episodes")  # the name stamps were first written with
         return d
 
 
@@ -75,7 +76,8 @@ def _record(job: tuple[int, int, str | None, tuple[int, int]]):
 
 def generate(spec: DemoDataSpec, root: Path) -> Path:
     """Generate the dataset into `root` (which must not exist); written whole or not at all."""
-    from ..compat import create_dataset
+    from ...compat import create_dataset
+    from ...policy import ground_truth_file
     from . import aloha, ground_truth
 
     root = Path(root)
@@ -101,11 +103,17 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
     pool = multiprocessing.get_context("spawn").Pool(spec.workers) if spec.workers > 1 else None
     try:
         results = pool.imap(_record, jobs) if pool else map(_record, jobs)
-        for index, images, states, actions, truth in tqdm(results, total=len(jobs), desc="simulating episodes"):
+        for index, images, states, actions, truth in tqdm(
+            results, total=len(jobs), desc="simulating episodes"
+        ):
             for t in range(len(states)):
                 dataset.add_frame(
-                    {"observation.state": states[t], "action": actions[t], "observation.images.top": images[t],
-                     "task": TASK}
+                    {
+                        "observation.state": states[t],
+                        "action": actions[t],
+                        "observation.images.top": images[t],
+                        "task": TASK,
+                    }
                 )
             dataset.save_episode()
             truths[index] = truth
@@ -114,9 +122,24 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
             pool.terminate()
     dataset.finalize()
     seconds = time.perf_counter() - t0
-    ground_truth.write(tmp, truths, aloha.FPS, TASK)
+    ground_truth_file.write(
+        tmp,
+        ground_truth_file.GroundTruthFile(
+            fps=aloha.FPS,
+            task=TASK,
+            stages=ground_truth.STAGE_NAMES,
+            smoothing_frames=ground_truth.SMOOTHING_FRAMES,
+            episodes=truths,
+        ),
+    )
     (tmp / "rewact_generation.json").write_text(
-        json.dumps({"spec": spec.key(), "seconds": round(seconds, 1), "seconds_per_episode": round(seconds / len(jobs), 2)})
+        json.dumps(
+            {
+                "spec": spec.key(),
+                "seconds": round(seconds, 1),
+                "seconds_per_episode": round(seconds / len(jobs), 2),
+            }
+        )
     )
     tmp.rename(root)
     successes = sum(t.success for t in truths.values())

@@ -53,7 +53,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise BackboneWeightsError(f"Backbone weights file {path} does not hold a tensor state dict.\n{_FIXES}")
+        raise BackboneWeightsError(
+            f"Backbone weights file {path} does not hold a tensor state dict.\n{_FIXES}"
+        )
     return state
 
 
@@ -84,7 +86,9 @@ def load_backbone_weights(backbone: nn.Module, spec: str | None) -> None:
     """Fill ACT's backbone (an IntermediateLayerGetter over a torchvision ResNet) from `spec`."""
     if spec is None:
         return
-    state = _read_state_dict(Path(spec).expanduser()) if _looks_like_path(spec) else _torchvision_state_dict(spec)
+    state = (
+        _read_state_dict(Path(spec).expanduser()) if _looks_like_path(spec) else _torchvision_state_dict(spec)
+    )
     own = backbone.state_dict()
     state = {k: v for k, v in state.items() if k in own}  # drop the classifier (fc.*) and extras
     missing = [k for k in own if k not in state]
@@ -93,7 +97,9 @@ def load_backbone_weights(backbone: nn.Module, spec: str | None) -> None:
             f"The backbone weights from {spec} lack {len(missing)} of the backbone's tensors "
             f"(first: {missing[0]}): they are not a ResNet state dict of this architecture.\n{_FIXES}"
         )
-    wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if v.shape != own[k].shape]
+    wrong = [
+        f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if v.shape != own[k].shape
+    ]
     if wrong:
         raise BackboneWeightsError(
             f"The backbone weights from {spec} do not fit the backbone (e.g. {wrong[0]}); check "

@@ -124,7 +124,9 @@ class RewACTConfig(PreTrainedConfig):
         _check_choice("reward_head", self.reward_head, REWARD_HEADS)
         _check_choice("reward_feature", self.reward_feature, REWARD_FEATURES)
         _check_choice("reward_regression_loss", self.reward_regression_loss, REGRESSION_LOSSES)
-        _check_choice("reward_keyframe_interpolation", self.reward_keyframe_interpolation, ("linear", "monotone"))
+        _check_choice(
+            "reward_keyframe_interpolation", self.reward_keyframe_interpolation, ("linear", "monotone")
+        )
         _check_choice("reward_keyframe_before_first", self.reward_keyframe_before_first, ("hold", "zero"))
         _check_choice("reward_keyframe_missing", self.reward_keyframe_missing, ("linear", "error"))
         if not 0.0 <= self.reward_linear_start < self.reward_linear_end <= 1.0:

@@ -20,52 +20,65 @@ from pathlib import Path
 
 import numpy as np
 
+from .presets import CPU, policy_flags
+
 log = logging.getLogger(__name__)
 
-# A RewACT sized for two CPU cores and a few minutes: small transformer, small images.
-CPU_POLICY = [
-    "--policy.type=rewact",
-    "--policy.device=cpu",
-    "--policy.pretrained_backbone_weights=null",
-    "--policy.dim_model=64",
-    "--policy.dim_feedforward=128",
-    "--policy.n_heads=4",
-    "--policy.chunk_size=20",
-    "--policy.n_action_steps=20",
-    "--policy.n_encoder_layers=2",
-    "--policy.n_vae_encoder_layers=1",
-    "--policy.latent_dim=8",
-    "--policy.optimizer_lr=3e-4",
-    "--policy.optimizer_lr_backbone=3e-4",
-    "--policy.reward_labels=ground_truth",
-]
+
+@dataclass
+class DemoDataset:
+    """Where the demo data lives."""
+
+    # Demo dataset folder.
+    root: str = "data/aloha-transfer-demo"
 
 
 @dataclass
 class DemoConfig:
-    data_dir: Path = Path("data/aloha-transfer-demo")
-    out_dir: Path = Path("outputs/demo")
-    episodes: int = 40
-    held_out: int = 10  # the last block of 10: the same success/failure mix as training
+    """The main job end to end: generate the demo data, train RewACT, score it on held-out episodes."""
+
+    # Demo dataset folder (generated there if missing, reused if it holds the same spec).
+    dataset: DemoDataset = field(default_factory=DemoDataset)
+    # Where the run, the report, the plots and the videos are written.
+    output_dir: str = "outputs/demo"
+    # Episodes to generate; the last `held_out` are kept for scoring.
+    num_episodes: int = 40
+    # Episodes held out of training (the same success/failure mix as the rest).
+    held_out: int = 10
+    # Training steps.
     steps: int = 1000
+    # Training batch size.
     batch_size: int = 16
-    extra_train_args: list[str] = field(default_factory=list)
+    # Training seed.
+    seed: int = 1000
 
 
 def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
     """Train with LeRobot's loop in a subprocess; returns the last checkpoint's model folder."""
-    run_dir = cfg.out_dir / "train"
+    out_dir = Path(cfg.output_dir)
+    run_dir = out_dir / "train"
     if run_dir.exists():  # never overwrite an earlier run
-        run_dir = cfg.out_dir / f"train-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = out_dir / f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     cmd = [
-        sys.executable, "-m", "lerobot_policy_rewact.cli", "train",
-        "--dataset.repo_id=local/aloha_transfer_cube_rewact", f"--dataset.root={data}",
+        sys.executable,
+        "-m",
+        "lerobot_policy_rewact.tools.cli",
+        "train",
+        "--dataset.repo_id=local/aloha_transfer_cube_rewact",
+        f"--dataset.root={data}",
         f"--dataset.episodes={json.dumps(train_episodes).replace(' ', '')}",
-        *CPU_POLICY,
-        f"--output_dir={run_dir}", "--job_name=rewact-demo",
-        f"--batch_size={cfg.batch_size}", f"--steps={cfg.steps}",
-        "--log_freq=100", f"--save_freq={cfg.steps}", "--num_workers=1", "--wandb.enable=false",
-        *cfg.extra_train_args,
+        "--policy.type=rewact",
+        *policy_flags(CPU),
+        "--policy.reward_labels=ground_truth",
+        f"--output_dir={run_dir}",
+        "--job_name=rewact-demo",
+        f"--seed={cfg.seed}",
+        f"--batch_size={cfg.batch_size}",
+        f"--steps={cfg.steps}",
+        "--log_freq=100",
+        f"--save_freq={cfg.steps}",
+        "--num_workers=1",
+        "--wandb.enable=false",
     ]
     log.info("training: %s", " ".join(cmd))
     subprocess.run(cmd, check=True)
@@ -81,10 +94,11 @@ def _episode_images(dataset) -> np.ndarray:
 def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, videos: int = 2) -> dict:
     """`rewact evaluate` on the held-out episodes, plus videos of a failure and a success."""
     from . import evaluate as ev
-    from .inference import open_dataset
+    from .datasets import DatasetArgs, open_dataset
+    from .inference import PolicyArgs
     from .video import write_reward_video
 
-    curves = ev.dataset_curves(checkpoint, data, episodes)
+    curves = ev.dataset_curves(PolicyArgs(str(checkpoint)), DatasetArgs(root=str(data), episodes=episodes))
     report = ev.write_report(curves, out_dir, title="held-out episodes")
     failed = [c for c in curves if c.success is False]
     ok = [c for c in curves if c.success is not False]
@@ -93,7 +107,9 @@ def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, v
         outcome = "success" if c.success else "failure"
         path = out_dir / f"episode_{c.episode:03d}_{outcome}.mp4"
         images = _episode_images(open_dataset(data, episodes=[c.episode]))
-        write_reward_video(path, images, c.pred, c.fps, labels=c.truth, title=f"episode {c.episode} ({outcome})")
+        write_reward_video(
+            path, images, c.pred, c.fps, labels=c.truth, title=f"episode {c.episode} ({outcome})"
+        )
         report["videos"].append(str(path))
     report["checkpoint"] = str(checkpoint)
     return report
@@ -117,28 +133,40 @@ def _report(report: dict) -> str:
         outcome = "success" if r["success"] else "failure"
         det = r["detector"]
         fired = det["state"] if det["frame"] is None else f"{det['state']} at {det['frame']}"
-        lines.append(f"| {ep} | {outcome} | {r['mae']:.3f} | {r['voc']:.2f} | {r['final_reward']:.2f} | {fired} |")
+        lines.append(
+            f"| {ep} | {outcome} | {r['mae']:.3f} | {r['voc']:.2f} | {r['final_reward']:.2f} | {fired} |"
+        )
     lines += ["", "![reward on held-out episodes](reward_curves.png) ![calibration](calibration.png)", ""]
     lines += [f"Video: `{Path(v).name}`" for v in report["videos"]]
     return "\n".join(lines) + "\n"
 
 
-def run_demo(cfg: DemoConfig) -> dict:
-    from .sim.demo_data import DemoDataSpec, ensure
+def run(cfg: DemoConfig) -> dict:
+    """`rewact demo` / `make demo`."""
+    from ..generators.sim.demo_data import DemoDataSpec, ensure
 
     t0 = time.perf_counter()
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    data = ensure(DemoDataSpec(episodes=cfg.episodes), cfg.data_dir)
+    out_dir = Path(cfg.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = ensure(DemoDataSpec(num_episodes=cfg.num_episodes), Path(cfg.dataset.root))
     data_minutes = (time.perf_counter() - t0) / 60
-    train_eps = list(range(cfg.episodes - cfg.held_out))
+    train_eps = list(range(cfg.num_episodes - cfg.held_out))
     checkpoint = train(cfg, data, train_eps)
-    report = evaluate(checkpoint, data, list(range(cfg.episodes - cfg.held_out, cfg.episodes)), cfg.out_dir)
-    report.update(train_steps=cfg.steps, train_episodes=len(train_eps), data_minutes=data_minutes,
-                  minutes=(time.perf_counter() - t0) / 60)
-    (cfg.out_dir / "metrics.json").write_text(json.dumps(report, indent=2, default=float))
+    report = evaluate(
+        checkpoint, data, list(range(cfg.num_episodes - cfg.held_out, cfg.num_episodes)), out_dir
+    )
+    report.update(
+        train_steps=cfg.steps,
+        train_episodes=len(train_eps),
+        data_minutes=data_minutes,
+        minutes=(time.perf_counter() - t0) / 60,
+    )
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2, default=float))
     text = _report(report)
-    (cfg.out_dir / "report.md").write_text(text)
+    (out_dir / "report.md").write_text(text)
     print(text)
-    print(f"Outputs in {cfg.out_dir}/: report.md, metrics.json, reward_curves.png, calibration.png, "
-          f"{', '.join(Path(v).name for v in report['videos'])}; model in {checkpoint}")
+    print(
+        f"Outputs in {out_dir}/: report.md, metrics.json, reward_curves.png, calibration.png, "
+        f"{', '.join(Path(v).name for v in report['videos'])}; model in {checkpoint}"
+    )
     return report

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,10 @@ import numpy as np
 from scipy import stats
 
 from . import metrics
+from .datasets import DatasetArgs
 from .detector import DONE, CompletionDetector
+from .inference import PolicyArgs
+from .plots import Panel, plot_calibration, plot_panels
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +45,27 @@ class EpisodeCurve:
 
 def _smoothed_max(pred: np.ndarray, fps: float, seconds: float = 0.5) -> float:
     k = max(1, int(round(fps * seconds)))
-    return float(np.convolve(pred, np.ones(k) / k, mode="valid").max()) if len(pred) >= k else float(pred.mean())
+    return (
+        float(np.convolve(pred, np.ones(k) / k, mode="valid").max()) if len(pred) >= k else float(pred.mean())
+    )
 
 
 def score(curves: list[EpisodeCurve], detector: CompletionDetector) -> dict:
     """Every metric over a set of episodes (see the module docstring)."""
     rows, timing, false_done = {}, [], 0
     for c in curves:
-        row: dict[str, Any] = {"success": c.success, "frames": len(c.pred), "voc": metrics.voc(c.pred),
-                               "final_reward": metrics.final_reward(c.pred, c.fps),
-                               "max_smoothed_reward": _smoothed_max(c.pred, c.fps)}
+        row: dict[str, Any] = {
+            "success": c.success,
+            "frames": len(c.pred),
+            "voc": metrics.voc(c.pred),
+            "final_reward": metrics.final_reward(c.pred, c.fps),
+            "max_smoothed_reward": _smoothed_max(c.pred, c.fps),
+        }
         if c.truth is not None:
             row["mae"] = metrics.mae(c.pred, c.truth)
-            row["correlation"] = float(stats.pearsonr(c.pred, c.truth).statistic) if np.std(c.truth) > 0 else None
+            row["correlation"] = (
+                float(stats.pearsonr(c.pred, c.truth).statistic) if np.std(c.truth) > 0 else None
+            )
         detector.fps = c.fps
         state, frame = detector.run(c.pred)
         row["detector"] = {"state": state, "frame": frame}
@@ -75,12 +86,22 @@ def score(curves: list[EpisodeCurve], detector: CompletionDetector) -> dict:
         "voc_successes_mean": float(np.mean([r["voc"] for r in ok])) if ok else None,
         "voc_successes_min": float(np.min([r["voc"] for r in ok])) if ok else None,
         "mae": float(np.mean([rows[c.episode]["mae"] for c in with_truth])) if with_truth else None,
-        "correlation": (float(stats.pearsonr(np.concatenate([c.pred for c in with_truth]),
-                                             np.concatenate([c.truth for c in with_truth])).statistic)
-                        if with_truth else None),
-        "auroc_final_reward": metrics.auroc([r["final_reward"] for r in ok], [r["final_reward"] for r in failed]),
-        "auroc_max_smoothed_reward": metrics.auroc([r["max_smoothed_reward"] for r in ok],
-                                                   [r["max_smoothed_reward"] for r in failed]),
+        "correlation": (
+            float(
+                stats.pearsonr(
+                    np.concatenate([c.pred for c in with_truth]),
+                    np.concatenate([c.truth for c in with_truth]),
+                ).statistic
+            )
+            if with_truth
+            else None
+        ),
+        "auroc_final_reward": metrics.auroc(
+            [r["final_reward"] for r in ok], [r["final_reward"] for r in failed]
+        ),
+        "auroc_max_smoothed_reward": metrics.auroc(
+            [r["max_smoothed_reward"] for r in ok], [r["max_smoothed_reward"] for r in failed]
+        ),
         "completion_detected": f"{len(timing)}/{len(completions)}" if completions else None,
         "completion_error_median_s": float(np.median(timing)) if timing else None,
         "completion_abs_error_median_s": float(np.median(np.abs(timing))) if timing else None,
@@ -102,8 +123,14 @@ def calibration(curves: list[EpisodeCurve], bins: int = 10) -> list[dict]:
     for b in range(bins):
         sel = index == b
         if sel.any():
-            out.append({"truth_bin": [b / bins, (b + 1) / bins], "frames": int(sel.sum()),
-                        "truth_mean": float(truth[sel].mean()), "pred_mean": float(pred[sel].mean())})
+            out.append(
+                {
+                    "truth_bin": [b / bins, (b + 1) / bins],
+                    "frames": int(sel.sum()),
+                    "truth_mean": float(truth[sel].mean()),
+                    "pred_mean": float(pred[sel].mean()),
+                }
+            )
     return out
 
 
@@ -124,38 +151,34 @@ def tune_detector(curves: list[EpisodeCurve]) -> CompletionDetector:
 
 
 # ------------------------------------------------------------------ sources of curves
-def dataset_curves(policy_path: str | Path, dataset_root: str | Path, episodes: list[int] | None,
-                   batch_size: int = 32) -> list[EpisodeCurve]:
+def dataset_curves(policy: PolicyArgs, dataset: DatasetArgs, batch_size: int = 32) -> list[EpisodeCurve]:
     """Predicted rewards of dataset episodes, with the truth the dataset offers."""
     import torch
-
-    from lerobot.policies.factory import make_pre_post_processors
-
-    from .inference import episode_rewards, open_dataset
-    from .labels import RewardTargets
-    from .modeling_rewact import RewACTPolicy
-    from .sim import ground_truth
-
-    policy = RewACTPolicy.from_pretrained(policy_path)
-    pre, _ = make_pre_post_processors(policy.config, pretrained_path=str(policy_path))
-    full = open_dataset(dataset_root)
-    episodes = episodes if episodes is not None else list(range(full.meta.total_episodes))
-    truth = None
-    if (Path(dataset_root) / ground_truth.FILENAME).is_file():
-        truth = ground_truth.read(Path(dataset_root))
-        labels = None
-    else:
-        log.info("no ground truth beside the dataset: scoring against the policy's own labels")
-        labels = RewardTargets.from_config(policy.config, full.meta)
-    curves = []
     from tqdm import tqdm
 
+    from ..policy import ground_truth_file
+    from ..policy.labels import RewardTargets
+    from .inference import episode_rewards
+
+    policy, pre, _ = policy.load()
+    root = dataset.folder()
+    meta = dataset.meta()
+    episodes = dataset.episodes if dataset.episodes is not None else list(range(meta.total_episodes))
+    truth = labels = None
+    if (root / ground_truth_file.FILENAME).is_file():
+        truth = ground_truth_file.read(root)
+    else:
+        log.info("no ground truth beside the dataset: scoring against the policy's own labels")
+        labels = RewardTargets.from_config(policy.config, meta)
+    curves = []
     for ep in tqdm(episodes, desc="predicting rewards"):
-        ds = open_dataset(dataset_root, episodes=[ep])
+        ds = dataset.open(episodes=[ep])
         pred = episode_rewards(policy, pre, ds, batch_size)
         if truth is not None:
             t = truth[ep]
-            curves.append(EpisodeCurve(ep, pred, ds.fps, np.asarray(t.progress), t.success, t.completion_frame))
+            curves.append(
+                EpisodeCurve(ep, pred, ds.fps, np.asarray(t.progress), t.success, t.completion_frame)
+            )
         else:
             target = labels.lookup(torch.as_tensor(np.asarray(ds.hf_dataset["index"]))).numpy()
             done = np.flatnonzero(target >= 1.0)
@@ -173,7 +196,9 @@ def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: floa
     successes: list[bool] = []
     if eval_info and Path(eval_info).is_file():
         info = json.loads(Path(eval_info).read_text())
-        per_ep = info.get("per_episode") or next(iter(info.get("per_task", [{}])), {}).get("metrics", {}).get("per_episode", [])
+        per_ep = info.get("per_episode") or next(iter(info.get("per_task", [{}])), {}).get("metrics", {}).get(
+            "per_episode", []
+        )
         successes = [bool(e.get("success")) for e in per_ep]
     curves = []
     for n, (_, rewards) in enumerate(sorted(per_episode.items())):  # (rollout, env) order = eval_info order
@@ -184,60 +209,43 @@ def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: floa
 
 # ------------------------------------------------------------------ outputs
 def plot_curves(curves: list[EpisodeCurve], path: Path, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(curves), 1, figsize=(8, 1.9 * len(curves)), squeeze=False)
-    for ax, c in zip(axes[:, 0], curves, strict=True):
-        t = np.arange(len(c.pred)) / c.fps
+    """Predicted (and true) reward of every episode, one row each."""
+    panels = []
+    for c in curves:
+        outcome = {True: " (success)", False: " (failure)", None: ""}[c.success]
+        panel = Panel(f"episode {c.episode}{outcome}", c.fps, {"predicted": c.pred}, styles={"truth": "k--"})
         if c.truth is not None:
-            ax.plot(t, c.truth, "k--", lw=1, label="truth")
-        ax.plot(t, c.pred, "C0", label="predicted")
+            panel.curves["truth"] = c.truth
         if c.completion_frame is not None:
-            ax.axvline(c.completion_frame / c.fps, color="C2", lw=0.8)
-        ax.set_ylim(-0.05, 1.05)
-        outcome = {True: "success", False: "failure", None: ""}[c.success]
-        ax.set_title(f"episode {c.episode} {outcome}", fontsize=9)
-    axes[0, 0].legend(loc="upper left", fontsize=7)
-    axes[-1, 0].set_xlabel("time (s)")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def plot_calibration(bins: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.plot([0, 1], [0, 1], "k:", lw=1)
-    ax.plot([b["truth_mean"] for b in bins], [b["pred_mean"] for b in bins], "o-")
-    ax.set_xlabel("true progress (bin mean)")
-    ax.set_ylabel("predicted reward (mean)")
-    ax.set_title("calibration")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+            panel.vlines.append((c.completion_frame, "C2"))
+        panels.append(panel)
+    return plot_panels(panels, path, title, height=1.9)
 
 
 def markdown(report: dict) -> str:
     s = report["summary"]
     fmt = lambda v: "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
     lines = ["| metric | value |", "|---|---|"]
-    for key in ("episodes", "successes", "failures", "voc_successes_mean", "voc_successes_min", "mae", "correlation",
-                "auroc_final_reward", "auroc_max_smoothed_reward", "completion_detected",
-                "completion_error_median_s", "completion_abs_error_median_s", "false_completions_on_failures"):
+    for key in (
+        "episodes",
+        "successes",
+        "failures",
+        "voc_successes_mean",
+        "voc_successes_min",
+        "mae",
+        "correlation",
+        "auroc_final_reward",
+        "auroc_max_smoothed_reward",
+        "completion_detected",
+        "completion_error_median_s",
+        "completion_abs_error_median_s",
+        "false_completions_on_failures",
+    ):
         lines.append(f"| {key} | {fmt(s.get(key))} |")
     d = s["detector"]
-    lines.append(f"| detector | done >= {d['done_threshold']}, smoothing {d['smoothing_s']} s, hold {d['hold_s']} s |")
+    lines.append(
+        f"| detector | done >= {d['done_threshold']}, smoothing {d['smoothing_s']} s, hold {d['hold_s']} s |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -245,11 +253,48 @@ def write_report(curves: list[EpisodeCurve], out_dir: Path, tune: bool = True, t
     """Score, tune the detector, and write report.json, report.md, reward_curves.png, calibration.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    detector = tune_detector(curves) if tune and any(c.completion_frame is not None for c in curves) else CompletionDetector()
+    detector = (
+        tune_detector(curves)
+        if tune and any(c.completion_frame is not None for c in curves)
+        else CompletionDetector()
+    )
     report = score(curves, detector)
     report["plots"] = [str(plot_curves(curves, out_dir / "reward_curves.png", title))]
     if report["summary"]["calibration"]:
-        report["plots"].append(str(plot_calibration(report["summary"]["calibration"], out_dir / "calibration.png")))
+        report["plots"].append(
+            str(plot_calibration(report["summary"]["calibration"], out_dir / "calibration.png"))
+        )
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=float))
     (out_dir / "report.md").write_text(markdown(report))
+    return report
+
+
+# ------------------------------------------------------------------ the command
+@dataclass
+class EvaluateConfig:
+    """Reward quality of a trained RewACT on dataset episodes, or of rewards logged during lerobot-eval."""
+
+    dataset: DatasetArgs = field(default_factory=DatasetArgs)
+    policy: PolicyArgs = field(default_factory=PolicyArgs)
+    # Where report.json, report.md and the plots are written.
+    output_dir: str = "outputs/evaluate"
+    # Frames per reward-only forward pass.
+    batch_size: int = 32
+    # A --policy.reward_log_path file written during lerobot-eval (instead of a dataset).
+    rollout_log: str | None = None
+    # lerobot-eval's eval_info.json, for the success of each rollout.
+    eval_info: str | None = None
+    # Control rate of the logged rollouts (frames per second).
+    fps: float = 50.0
+
+
+def run(cfg: EvaluateConfig) -> dict:
+    """`rewact evaluate`: score, print the table, write the report."""
+    if cfg.rollout_log:
+        curves = rollout_curves(cfg.rollout_log, cfg.eval_info, cfg.fps)
+    else:
+        curves = dataset_curves(cfg.policy, cfg.dataset, cfg.batch_size)
+    report = write_report(curves, Path(cfg.output_dir))
+    print(markdown(report))
+    print(f"report.json, report.md and plots in {cfg.output_dir}")
     return report

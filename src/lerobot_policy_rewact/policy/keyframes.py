@@ -32,7 +32,6 @@ error, as configured.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,8 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from .compat import EpisodeTable
-
-EPISODE_KEYS = {"keypoints", "outcome", "failure_frame", "failure_timestamp"}
-KEYPOINT_KEYS = {"frame_index", "timestamp", "reward", "failure"}
+from . import label_file
+from .episodes import EpisodeTable
 
 
 @dataclass(frozen=True)
@@ -79,141 +76,132 @@ class LabelFileError(ValueError):
     """A label file that cannot be used; the message lists every problem."""
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _moment(entry: dict, where: str, length: int, fps: float, report: CheckReport,
-            frame_key: str = "frame_index", time_key: str = "timestamp") -> int | None:
-    """The frame named by exactly one of `frame_key` / `time_key`, or None (problems reported)."""
-    has_frame, has_time = frame_key in entry, time_key in entry
-    if has_frame == has_time:
-        which = "both" if has_frame else "neither"
-        report.errors.append(f"{where}: has {which} of '{frame_key}' and '{time_key}'; give exactly one")
-        return None
-    if has_frame:
-        value = entry[frame_key]
-        if not _is_int(value):
-            report.errors.append(f"{where}: '{frame_key}' must be an integer, got {value!r}")
-            return None
-        frame = value
-    else:
-        value = entry[time_key]
-        if not _is_number(value):
-            report.errors.append(f"{where}: '{time_key}' must be a number of seconds, got {value!r}")
-            return None
-        frame = int(round(value * fps)) if abs(value) < 1e9 else -1
+def _frame(
+    frame_index: int | None,
+    seconds: float | None,
+    where: str,
+    length: int,
+    fps: float,
+    report: CheckReport,
+    names: tuple[str, str] = ("frame_index", "timestamp"),
+) -> int | None:
+    """The frame a (validated) moment names, or None with an error if it lies outside the episode."""
+    frame = (
+        frame_index if frame_index is not None else int(round(seconds * fps)) if abs(seconds) < 1e9 else -1
+    )
     if not 0 <= frame < length:
-        end = (length - 1) / fps
-        shown = f"{frame_key}={value}" if has_frame else f"{time_key}={value}s"
+        shown = f"{names[0]}={frame_index}" if frame_index is not None else f"{names[1]}={seconds}s"
         report.errors.append(
-            f"{where}: {shown} is outside the episode (frames 0..{length - 1}, 0..{end:.2f}s at {fps:g} fps)"
+            f"{where}: {shown} is outside the episode (frames 0..{length - 1}, "
+            f"0..{(length - 1) / fps:.2f}s at {fps:g} fps)"
         )
         return None
     return frame
 
 
-def parse(doc: Any, table: EpisodeTable, repo_id: str | None = None) -> tuple[dict[int, EpisodeLabels], CheckReport]:
-    """Check a loaded label file against a dataset's episode table; never raises on bad content."""
+def parse(
+    doc: Any, table: EpisodeTable, repo_id: str | None = None
+) -> tuple[dict[int, EpisodeLabels], CheckReport]:
+    """Check a loaded label file against a dataset's episode table; never raises on bad content.
+
+    The layout is checked by the pydantic models of `label_file.py` (all problems at once); each
+    episode and failure entry that is valid on its own is then checked against the dataset.
+    """
     report = CheckReport()
     out: dict[int, EpisodeLabels] = {}
     if not isinstance(doc, dict):
         report.errors.append(f"the file must hold a JSON object, got {type(doc).__name__}")
         return out, report
-    if repo_id and isinstance(doc.get("repo_id"), str) and doc["repo_id"] != repo_id:
+    report.errors += label_file.problems(label_file.LabelFile, doc)
+    if isinstance(doc.get("repo_id"), str) and repo_id and doc["repo_id"] != repo_id:
         report.warnings.append(f"repo_id {doc['repo_id']!r} differs from the dataset's {repo_id!r}")
-    episodes = doc.get("episodes", {})
-    if not isinstance(episodes, dict):
-        report.errors.append(f"'episodes' must be an object of episode index -> labels, got {type(episodes).__name__}")
-        episodes = {}
-    if "episodes" not in doc and "failures" not in doc:
-        report.errors.append("the file has neither 'episodes' nor 'failures'")
+    report.warnings += [
+        f"unknown field '{k}' is ignored" for k in sorted(set(doc) - set(label_file.LabelFile.model_fields))
+    ]
     lengths = dict(zip(table.episode_index.tolist(), table.length.tolist(), strict=True))
     fps = table.fps
 
-    def episode_of(key: Any, where: str) -> int | None:
-        try:
-            ep = int(key)
-            if str(ep) != str(key).strip() and not _is_int(key):
-                raise ValueError
-        except (TypeError, ValueError):
-            report.errors.append(f"{where}: {key!r} is not an episode index")
+    def failure_moment(
+        frame_index: int | None,
+        seconds: float | None,
+        where: str,
+        ep: int,
+        names: tuple[str, str] = ("frame_index", "timestamp"),
+    ) -> int | None:
+        if frame_index is None and seconds is None:
             return None
-        if ep not in lengths:
-            report.errors.append(f"{where}: episode {ep} is not in the dataset (it has {len(lengths)} episodes)")
-            return None
-        return ep
+        return _frame(frame_index, seconds, where, lengths[ep], fps, report, names)
 
-    for key, entry in episodes.items():
-        ep = episode_of(key, f"episode {key!r}")
-        if ep is None:
+    def known_episode(ep: int, where: str) -> bool:
+        if ep not in lengths:
+            report.errors.append(
+                f"{where}: episode {ep} is not in the dataset (it has {len(lengths)} episodes)"
+            )
+        return ep in lengths
+
+    episodes = doc.get("episodes")
+    for key, raw in (episodes if isinstance(episodes, dict) else {}).items():
+        if (
+            not isinstance(raw, dict)
+            or not str(key).strip().isdigit()
+            or not known_episode(int(key), f"episode {key}")
+        ):
             continue
+        ep = int(key)
         where = f"episode {ep}"
-        if not isinstance(entry, dict):
-            report.errors.append(f"{where}: must be an object with 'keypoints', got {type(entry).__name__}")
-            continue
-        for extra in sorted(set(entry) - EPISODE_KEYS):
-            report.warnings.append(f"{where}: unknown field '{extra}' is ignored")
+        entry = _valid(label_file.EpisodeEntry, {k: v for k, v in raw.items() if k != "keypoints"})
+        if entry is not None:
+            report.warnings += [
+                f"{where}: unknown field '{k}' is ignored" for k in label_file.unknown_keys(entry)
+            ]
         labels = out.setdefault(ep, EpisodeLabels())
-        keypoints = entry.get("keypoints", [])
-        if not isinstance(keypoints, list):
-            report.errors.append(f"{where}: 'keypoints' must be a list, got {type(keypoints).__name__}")
-            keypoints = []
         seen: dict[int, int] = {}
-        for i, kp in enumerate(keypoints):
+        keypoints = raw.get("keypoints", [])
+        for i, raw_kp in enumerate(keypoints if isinstance(keypoints, list) else []):
             kwhere = f"{where}, keypoint {i}"
-            if not isinstance(kp, dict):
-                report.errors.append(f"{kwhere}: must be an object, got {type(kp).__name__}")
+            # A keypoint whose reward is wrong still has its moment checked against the episode.
+            kp = _valid(label_file.KeypointEntry, raw_kp) or _valid(label_file.Moment, raw_kp)
+            if kp is None:
                 continue
-            for extra in sorted(set(kp) - KEYPOINT_KEYS):
-                report.warnings.append(f"{kwhere}: unknown field '{extra}' is ignored")
-            frame = _moment(kp, kwhere, lengths[ep], fps, report)
-            failure = kp.get("failure", False)
-            if not isinstance(failure, bool):
-                report.errors.append(f"{kwhere}: 'failure' must be true or false, got {failure!r}")
-                failure = False
-            reward = kp.get("reward", 0.0 if failure else None)
-            if reward is None:
-                report.errors.append(f"{kwhere}: 'reward' is missing")
-            elif not _is_number(reward):
-                report.errors.append(f"{kwhere}: 'reward' must be a number, got {reward!r}")
-                reward = None
-            elif not 0.0 <= reward <= 1.0:
-                report.errors.append(f"{kwhere}: 'reward' {reward} is outside [0, 1]")
-                reward = None
-            if frame is None or reward is None:
+            frame = _frame(kp.frame_index, kp.timestamp, kwhere, lengths[ep], fps, report)
+            if frame is None or not isinstance(kp, label_file.KeypointEntry):
                 continue
+            report.warnings += [
+                f"{kwhere}: unknown field '{k}' is ignored" for k in label_file.unknown_keys(kp)
+            ]
             if frame in seen:
-                report.errors.append(f"{kwhere}: same frame ({frame}) as keypoint {seen[frame]}: duplicate time")
+                report.errors.append(
+                    f"{kwhere}: same frame ({frame}) as keypoint {seen[frame]}: duplicate time"
+                )
                 continue
             seen[frame] = i
-            labels.keypoints.append(Keypoint(frame, float(reward), failure))
+            labels.keypoints.append(
+                Keypoint(frame, float(kp.reward if kp.reward is not None else 0.0), kp.failure)
+            )
         labels.keypoints.sort(key=lambda k: k.frame)
-        outcome = entry.get("outcome")
-        if outcome is not None and outcome not in ("success", "failure"):
-            report.errors.append(f"{where}: 'outcome' must be \"success\" or \"failure\", got {outcome!r}")
-        if outcome == "failure":
-            _mark_failed(labels, entry, where, lengths[ep], fps, report)
+        if entry is not None and entry.outcome == "failure":
+            names = ("failure_frame", "failure_timestamp")
+            failed_at = failure_moment(entry.failure_frame, entry.failure_timestamp, where, ep, names)
+            _mark_failed(
+                labels,
+                failed_at,
+                entry.failure_frame is not None or entry.failure_timestamp is not None,
+                where,
+                report,
+            )
 
-    failures = doc.get("failures", [])
-    if not isinstance(failures, list):
-        report.errors.append(f"'failures' must be a list, got {type(failures).__name__}")
-        failures = []
-    for i, item in enumerate(failures):
+    failures = doc.get("failures")
+    for i, raw in enumerate(failures if isinstance(failures, list) else []):
         where = f"failures[{i}]"
-        entry = item if isinstance(item, dict) else {"episode": item}
-        if "episode" not in entry:
-            report.errors.append(f"{where}: needs 'episode'")
+        entry = _valid(label_file.FailureEntry, raw if isinstance(raw, dict) else {"episode": raw})
+        if entry is None or not known_episode(entry.episode, where):
             continue
-        ep = episode_of(entry["episode"], where)
-        if ep is not None:
-            moment = {k.replace("frame_index", "failure_frame").replace("timestamp", "failure_timestamp"): v
-                      for k, v in entry.items() if k in ("frame_index", "timestamp")}
-            _mark_failed(out.setdefault(ep, EpisodeLabels()), moment, f"{where} (episode {ep})", lengths[ep], fps, report)
+        labels = out.setdefault(entry.episode, EpisodeLabels())
+        where = f"{where} (episode {entry.episode})"
+        failed_at = failure_moment(entry.frame_index, entry.timestamp, where, entry.episode)
+        _mark_failed(
+            labels, failed_at, entry.frame_index is not None or entry.timestamp is not None, where, report
+        )
 
     for ep, labels in out.items():
         previous = None
@@ -221,15 +209,25 @@ def parse(doc: Any, table: EpisodeTable, repo_id: str | None = None) -> tuple[di
             if previous is not None and k.reward < previous.reward and not k.failure:
                 report.warnings.append(
                     f"episode {ep}: reward falls from {previous.reward} to {k.reward} at frame {k.frame} without "
-                    "\"failure\": true (interpolated as a gradual decline; mark it if the task failed there)"
+                    '"failure": true (interpolated as a gradual decline; mark it if the task failed there)'
                 )
             previous = k
     return out, report
 
 
-def _mark_failed(labels: EpisodeLabels, entry: dict, where: str, length: int, fps: float, report: CheckReport) -> None:
-    if "failure_frame" in entry or "failure_timestamp" in entry:
-        frame = _moment(entry, where, length, fps, report, "failure_frame", "failure_timestamp")
+def _valid(model: type[label_file.BaseModel], raw: Any) -> Any:
+    """`raw` as a `model`, or None when it is not valid (its problems are reported by `parse`)."""
+    try:
+        return model.model_validate(raw)
+    except label_file.ValidationError:
+        return None
+
+
+def _mark_failed(
+    labels: EpisodeLabels, frame: int | None, has_moment: bool, where: str, report: CheckReport
+) -> None:
+    """Mark an episode failed: at `frame` (a failure keypoint), or as a whole when no moment was given."""
+    if has_moment:
         if frame is not None and all(k.frame != frame for k in labels.keypoints):
             labels.keypoints.append(Keypoint(frame, 0.0, True))
             labels.keypoints.sort(key=lambda k: k.frame)
@@ -252,7 +250,9 @@ def load(path: str | Path) -> Any:
         raise LabelFileError(f"{path} is not valid JSON: {e}") from e
 
 
-def check_file(path: str | Path, table: EpisodeTable, repo_id: str | None = None) -> tuple[dict[int, EpisodeLabels], CheckReport]:
+def check_file(
+    path: str | Path, table: EpisodeTable, repo_id: str | None = None
+) -> tuple[dict[int, EpisodeLabels], CheckReport]:
     """Load and check a label file; a non-JSON file is reported as an error, not raised."""
     try:
         doc = load(path)
@@ -261,7 +261,9 @@ def check_file(path: str | Path, table: EpisodeTable, repo_id: str | None = None
     return parse(doc, table, repo_id)
 
 
-def curve(labels: EpisodeLabels, length: int, interpolation: str = "linear", before_first: str = "hold") -> np.ndarray:
+def curve(
+    labels: EpisodeLabels, length: int, interpolation: str = "linear", before_first: str = "hold"
+) -> np.ndarray:
     """The per-frame reward of one episode from its keypoints (see the module docstring)."""
     y = np.zeros(length, dtype=np.float64)
     kps = labels.keypoints

@@ -13,22 +13,21 @@ action, so the reward is fresh at every control step.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
-
 from lerobot.policies.act.modeling_act import ACTPolicy
 from lerobot.utils.constants import OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+from torch import Tensor
 
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig
 from .labels import RewardTargets
 from .reward_head import make_reward_head
+from .reward_log import RewardLog
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +40,8 @@ class CheckpointError(RuntimeError):
     """A RewACT checkpoint cannot be loaded (missing, corrupt, or for another shape)."""
 
 
-class _EncoderDone(Exception):
+class _EncoderDoneError(Exception):
     """Raised from the encoder hook to stop ACT's forward once the encoder has run."""
-
-
-class RewardLog:
-    """Appends the reward of every control step to a JSON-lines file, one line per step."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.episode, self.step = -1, 0
-
-    def new_episode(self) -> None:
-        self.episode, self.step = self.episode + 1, 0
-
-    def add(self, reward: Tensor) -> None:
-        line = {"episode": max(self.episode, 0), "step": self.step, "reward": reward.float().cpu().tolist()}
-        with self.path.open("a") as f:
-            f.write(json.dumps(line) + "\n")
-        self.step += 1
 
 
 class RewACTPolicy(ACTPolicy):
@@ -85,18 +66,19 @@ class RewACTPolicy(ACTPolicy):
         self.model.encoder.register_forward_hook(self._on_encoder_output)
         self._encoder_out: Tensor | None = None
         self._stop_after_encoder = False
-        self._resize_warned: set[str] = set()
         self.last_reward: Tensor | None = None
         self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
         # Per-frame training targets, built once from the dataset's episode table.
-        self.reward_targets = RewardTargets.from_config(config, dataset_meta) if dataset_meta is not None else None
+        self.reward_targets = (
+            RewardTargets.from_config(config, dataset_meta) if dataset_meta is not None else None
+        )
 
     # ------------------------------------------------------------------ feature capture
     def _on_encoder_output(self, module: torch.nn.Module, args: Any, output: Tensor) -> None:
         self._encoder_out = output  # (tokens, B, dim)
         if self._stop_after_encoder:
-            raise _EncoderDone
+            raise _EncoderDoneError
 
     def _reward_feature(self) -> Tensor:
         """The encoder feature the head reads, (B, dim), taken from the last encoder run."""
@@ -110,43 +92,35 @@ class RewACTPolicy(ACTPolicy):
         self._check_batch(batch)
         batch = dict(batch)
         if self.config.image_features:
-            batch[OBS_IMAGES] = [self._fit_image(key, batch[key]) for key in self.config.image_features]
+            batch[OBS_IMAGES] = [batch[key] for key in self.config.image_features]
         if not self.config.robot_state_feature and OBS_STATE not in batch:
             # ACT reads `batch[OBS_STATE].device` even without a robot state: an empty one serves.
             ref = batch[OBS_IMAGES][0] if self.config.image_features else batch[OBS_ENV_STATE]
             batch[OBS_STATE] = ref.new_zeros(ref.shape[0], 0)
         return batch
 
-    def _fit_image(self, key: str, image: Tensor) -> Tensor:
-        """Resize a camera image to the size the policy was trained at (e.g. a simulator's 480x640)."""
-        size = tuple(self.config.image_features[key].shape[-2:])
-        if tuple(image.shape[-2:]) == size:
-            return image
-        if key not in self._resize_warned:
-            log.warning("'%s' is %s, the policy was trained at %s: resizing", key, tuple(image.shape[-2:]), size)
-            self._resize_warned.add(key)
-        return torch.nn.functional.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
-
     def _check_batch(self, batch: dict[str, Tensor]) -> None:
         """Name the feature when an input does not have the shape this policy was built for."""
         for key, feature in self.config.input_features.items():
             if key not in batch:
-                if key == OBS_STATE or key.startswith(OBS_IMAGES) or key == OBS_ENV_STATE:
+                if key in (OBS_STATE, OBS_ENV_STATE) or key.startswith(OBS_IMAGES):
                     raise KeyError(
                         f"The batch lacks '{key}', an input of this policy (inputs: "
                         f"{sorted(self.config.input_features)}). Is it from another dataset or robot?"
                     )
                 continue
             got = tuple(batch[key].shape[-len(feature.shape) :])
-            if key in self.config.image_features:  # other image sizes are resized; channels must match
-                got, feature_shape = got[:1], tuple(feature.shape)[:1]
-            else:
-                feature_shape = tuple(feature.shape)
-            if got != feature_shape:
+            if got == tuple(feature.shape):
+                continue
+            if key in self.config.image_features and got[:1] == tuple(feature.shape)[:1]:
                 raise ValueError(
-                    f"'{key}' has shape {tuple(batch[key].shape)} but this policy was trained with "
-                    f"{tuple(feature.shape)} (per sample): the data and the checkpoint do not match."
+                    f"'{key}' is {got[1:]} but this policy works at {tuple(feature.shape)[1:]}: pass observations "
+                    "through the policy's preprocessor, which resizes them (make_pre_post_processors)."
                 )
+            raise ValueError(
+                f"'{key}' has shape {tuple(batch[key].shape)} but this policy was trained with "
+                f"{tuple(feature.shape)} (per sample): the data and the checkpoint do not match."
+            )
 
     # ------------------------------------------------------------------ training
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
@@ -169,7 +143,9 @@ class RewACTPolicy(ACTPolicy):
                 "dataset_meta=<LeRobotDatasetMetadata> (lerobot-train does this itself)."
             )
         if "index" not in batch:
-            raise KeyError("The batch lacks 'index' (global frame index), which the reward labels are looked up by.")
+            raise KeyError(
+                "The batch lacks 'index' (global frame index), which the reward labels are looked up by."
+            )
         return self.reward_targets.lookup(batch["index"], batch.get("episode_index"))
 
     # ------------------------------------------------------------------ acting
@@ -181,7 +157,7 @@ class RewACTPolicy(ACTPolicy):
         self._stop_after_encoder = True
         try:
             self.model(batch)
-        except _EncoderDone:
+        except _EncoderDoneError:
             pass
         finally:
             self._stop_after_encoder = False

@@ -82,5 +82,7 @@ class DistributionalRewardHead(nn.Module):
 def make_reward_head(config) -> nn.Module:
     """The head a `RewACTConfig` asks for."""
     if config.reward_head == "distributional":
-        return DistributionalRewardHead(config.dim_model, config.reward_num_bins, config.reward_hl_gauss_sigma)
+        return DistributionalRewardHead(
+            config.dim_model, config.reward_num_bins, config.reward_hl_gauss_sigma
+        )
     return SigmoidRewardHead(config.dim_model, config.reward_regression_loss)

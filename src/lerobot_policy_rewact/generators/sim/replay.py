@@ -21,8 +21,9 @@ class Recording:
     plan: Plan
 
 
-def record_episode(seed: int, perturbation: str | None, image_hw: tuple[int, int],
-                   rng: np.random.Generator | None = None) -> Recording:
+def record_episode(
+    seed: int, perturbation: str | None, image_hw: tuple[int, int], rng: np.random.Generator | None = None
+) -> Recording:
     """Run the expert in the joint scene for a whole episode, rendering only the top camera."""
     expert = Expert(seed, perturbation, rng)
     env = aloha.joint_env(seed)

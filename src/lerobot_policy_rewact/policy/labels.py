@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .compat import EpisodeTable, episode_table
+from . import ground_truth_file, keyframes
+from .episodes import EpisodeTable, episode_table
 
 _SOURCES: dict[str, type[RewardLabelSource]] = {}
 
@@ -48,6 +49,7 @@ class RewardLabelSource(abc.ABC):
 
     def validate(self, meta: Any) -> None:
         """Raise ValueError naming every problem of this source against the dataset (default: none)."""
+        return
 
     def frame_targets(self, meta: Any) -> np.ndarray:
         """Targets for all frames of the dataset, indexed by global frame index (float32)."""
@@ -162,12 +164,10 @@ class GroundTruthProgress(RewardLabelSource):
         return cls(config.reward_labels_path)
 
     def frame_targets(self, meta: Any) -> np.ndarray:
-        from .sim import ground_truth
-
         if self.path:
-            truth = ground_truth.read_file(Path(self.path).expanduser())
+            truth = ground_truth_file.read_file(Path(self.path).expanduser())
         else:
-            truth = ground_truth.read(Path(meta.root))
+            truth = ground_truth_file.read(Path(meta.root))
         self._progress = {ep: t.progress for ep, t in truth.items()}
         return super().frame_targets(meta)
 
@@ -192,22 +192,36 @@ class KeyframeLabels(RewardLabelSource):
 
     name = "keyframes"
 
-    def __init__(self, path: str, interpolation: str = "linear", before_first: str = "hold",
-                 missing: str = "linear", linear: LinearProgress | None = None):
+    def __init__(
+        self,
+        path: str,
+        interpolation: str = "linear",
+        before_first: str = "hold",
+        missing: str = "linear",
+        linear: LinearProgress | None = None,
+    ):
         if not path:
             raise ValueError("reward_labels=keyframes needs --policy.reward_labels_path=<label file>.")
-        self.path, self.interpolation, self.before_first, self.missing = path, interpolation, before_first, missing
+        self.path, self.interpolation, self.before_first, self.missing = (
+            path,
+            interpolation,
+            before_first,
+            missing,
+        )
         self.linear = linear or LinearProgress()
         self._episodes: dict = {}
 
     @classmethod
     def from_config(cls, config: Any) -> KeyframeLabels:
-        return cls(config.reward_labels_path, config.reward_keyframe_interpolation, config.reward_keyframe_before_first,
-                   config.reward_keyframe_missing, LinearProgress.from_config(config))
+        return cls(
+            config.reward_labels_path,
+            config.reward_keyframe_interpolation,
+            config.reward_keyframe_before_first,
+            config.reward_keyframe_missing,
+            LinearProgress.from_config(config),
+        )
 
     def validate(self, meta: Any) -> None:
-        from . import keyframes
-
         table = episode_table(meta)
         self._episodes, report = keyframes.check_file(self.path, table, getattr(meta, "repo_id", None))
         if not report.ok:
@@ -224,8 +238,6 @@ class KeyframeLabels(RewardLabelSource):
                 )
 
     def episode_targets(self, episode_index: int, length: int, fps: float) -> np.ndarray:
-        from . import keyframes
-
         labels = self._episodes.get(episode_index)
         if labels is None or (not labels.keypoints and not labels.failed):
             return self.linear.episode_targets(episode_index, length, fps)
@@ -264,7 +276,9 @@ class ColumnLabels(RewardLabelSource):
         data = pd.concat(frames)
         raw = data[self.column].to_numpy()
         if raw.dtype == object:  # one-element arrays per frame
-            raw = np.array([np.asarray(v).reshape(-1)[0] if np.size(v) == 1 else np.nan for v in raw], dtype=float)
+            raw = np.array(
+                [np.asarray(v).reshape(-1)[0] if np.size(v) == 1 else np.nan for v in raw], dtype=float
+            )
         raw = raw.astype(np.float64)
         if np.isnan(raw).any():
             raise ValueError(f"column '{self.column}' has non-numeric, missing or multi-value entries")

@@ -26,7 +26,9 @@ def _even(x: int) -> int:
     return x + (x % 2)
 
 
-def _points(values: np.ndarray, upto: int, width: int, top: int, height: int, n: int) -> list[tuple[float, float]]:
+def _points(
+    values: np.ndarray, upto: int, width: int, top: int, height: int, n: int
+) -> list[tuple[float, float]]:
     xs = np.arange(upto + 1) * (width - 1) / max(n - 1, 1)
     ys = top + (1.0 - np.clip(values[: upto + 1], 0, 1)) * (height - 1)
     return list(zip(xs.tolist(), ys.tolist(), strict=True))
@@ -45,7 +47,9 @@ def write_reward_video(
     images = np.asarray(images)
     n, h, w, _ = images.shape
     if len(rewards) != n or (labels is not None and len(labels) != n):
-        raise ValueError(f"{n} images but {len(rewards)} rewards" + ("" if labels is None else f", {len(labels)} labels"))
+        raise ValueError(
+            f"{n} images but {len(rewards)} rewards" + ("" if labels is None else f", {len(labels)} labels")
+        )
     width, img_h = _even(w * scale), _even(h * scale)
     height = img_h + PLOT_HEIGHT
     path = Path(path)

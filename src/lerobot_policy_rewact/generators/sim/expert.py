@@ -70,7 +70,9 @@ def _at(path: list[Waypoint], t: int) -> np.ndarray:
         if a.t <= t <= b.t:
             s = (t - a.t) / (b.t - a.t)
             quat = a.quat + (b.quat - a.quat) * s
-            return np.concatenate([a.pos + (b.pos - a.pos) * s, quat / np.linalg.norm(quat), [a.grip + (b.grip - a.grip) * s]])
+            return np.concatenate(
+                [a.pos + (b.pos - a.pos) * s, quat / np.linalg.norm(quat), [a.grip + (b.grip - a.grip) * s]]
+            )
     last = path[-1]
     return np.concatenate([last.pos, last.quat, [last.grip]])
 
@@ -105,11 +107,15 @@ def plan(cube: np.ndarray, perturbation: str | None, rng: np.random.Generator) -
     if perturbation == "dropped_cube":
         drop = int(rng.integers(180, 215))
         p.critical_step = drop
-        p.right = [w for w in p.right if w.t < drop] + [Waypoint(drop, _at(p.right, drop)[:3], RIGHT_DOWN, CLOSED)]
+        p.right = [w for w in p.right if w.t < drop] + [
+            Waypoint(drop, _at(p.right, drop)[:3], RIGHT_DOWN, CLOSED)
+        ]
         away = p.right[-1].pos + [0.08, 0, 0.1]  # open and pull the hand up and away
-        p.right += [Waypoint(drop + 5, p.right[-1].pos, RIGHT_DOWN, OPEN),
-                    Waypoint(drop + 40, away, RIGHT_DOWN, OPEN),
-                    Waypoint(aloha.EPISODE_STEPS, away, RIGHT_DOWN, OPEN)]
+        p.right += [
+            Waypoint(drop + 5, p.right[-1].pos, RIGHT_DOWN, OPEN),
+            Waypoint(drop + 40, away, RIGHT_DOWN, OPEN),
+            Waypoint(aloha.EPISODE_STEPS, away, RIGHT_DOWN, OPEN),
+        ]
     p.left = [
         Waypoint(0, aloha.LEFT_START, UPRIGHT, OPEN),
         Waypoint(90, MEET + [-0.1, 0, HANDOVER_DROP], UPRIGHT, OPEN),

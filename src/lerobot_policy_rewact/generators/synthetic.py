@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .compat import create_dataset
+from ..compat import create_dataset
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +23,16 @@ log = logging.getLogger(__name__)
 class MarkerSpec:
     """Shape of a synthetic dataset."""
 
-    episodes: int = 6
-    min_length: int = 30
-    max_length: int = 50
-    state_dim: int | None = 2  # None: no observation.state
-    action_dim: int = 2
-    cameras: int = 1
-    env_state_dim: int | None = None  # an observation.environment_state of this size
-    image_size: tuple[int, int] = (32, 32)  # (H, W)
-    fps: int = 10
-    seed: int = 0
+    num_episodes: int = 6  # episodes to write
+    min_length: int = 30  # shortest episode, frames
+    max_length: int = 50  # longest episode, frames
+    state_dim: int | None = 2  # size of observation.state (null: none)
+    action_dim: int = 2  # size of action
+    cameras: int = 1  # camera count (observation.images.cam<i>)
+    env_state_dim: int | None = None  # size of observation.environment_state (null: none)
+    image_size: tuple[int, int] = (32, 32)  # camera image [height,width]
+    fps: int = 10  # frames per second
+    seed: int = 0  # seeds the episode lengths, directions and noise
 
 
 def _frame_image(progress: float, h: int, w: int, cam: int, rng: np.random.Generator) -> np.ndarray:
@@ -45,7 +45,9 @@ def _frame_image(progress: float, h: int, w: int, cam: int, rng: np.random.Gener
     return img
 
 
-def make_marker_dataset(root: str | Path, spec: MarkerSpec | None = None, repo_id: str = "local/marker") -> Path:
+def make_marker_dataset(
+    root: str | Path, spec: MarkerSpec | None = None, repo_id: str = "local/marker"
+) -> Path:
     """Write a LeRobot v3 dataset to `root` (which must not exist yet) and return `root`."""
     spec = spec or MarkerSpec()
     root = Path(root)
@@ -65,7 +67,7 @@ def make_marker_dataset(root: str | Path, spec: MarkerSpec | None = None, repo_i
         features[key] = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
 
     dataset = create_dataset(repo_id, spec.fps, features, root, use_videos=True)
-    for _ in tqdm(range(spec.episodes), desc=f"writing {root.name}", leave=False):
+    for _ in tqdm(range(spec.num_episodes), desc=f"writing {root.name}", leave=False):
         length = int(rng.integers(spec.min_length, spec.max_length + 1))
         direction = rng.normal(size=max(spec.action_dim, spec.state_dim or 0, spec.env_state_dim or 0))
         for i in range(length):
@@ -84,5 +86,5 @@ def make_marker_dataset(root: str | Path, spec: MarkerSpec | None = None, repo_i
             dataset.add_frame(frame)
         dataset.save_episode()
     dataset.finalize()
-    log.info("wrote %d episodes to %s", spec.episodes, root)
+    log.info("wrote %d episodes to %s", spec.num_episodes, root)
     return root

@@ -1,0 +1,1 @@
+"""Data generators: synthetic marker datasets and the simulated ALOHA demonstrations."""

@@ -1,0 +1,1 @@
+"""The tools around the policy: the `rewact` command, evaluation, visualisation, detection, plots."""

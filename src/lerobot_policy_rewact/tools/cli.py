@@ -1,0 +1,147 @@
+"""The `rewact` command: the project's tools, one subcommand each, in LeRobot's flag dialect.
+
+Every subcommand is a draccus dataclass config, like `lerobot-eval`: `--dataset.root=D`,
+`--dataset.episodes=[30,31]`, `--policy.path=P`, `--output_dir=O`, `--seed=N`; `--help` lists every
+option with its default. `rewact train` takes exactly `lerobot-train`'s flags.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..generators.sim.demo_data import DemoDataSpec
+from ..generators.synthetic import MarkerSpec
+from .demo import DemoDataset
+
+
+@dataclass
+class NewDataset:
+    """The dataset folder to create (LeRobot's `--dataset.*` names)."""
+
+    # Folder to create; it must not exist yet.
+    root: str = ""
+    # Dataset id written into the dataset (default: local/<folder name>).
+    repo_id: str | None = None
+
+
+@dataclass
+class MarkerDataConfig(MarkerSpec):
+    """A small synthetic LeRobot dataset whose progress is visible (a marker crossing the image)."""
+
+    dataset: NewDataset = field(default_factory=NewDataset)
+
+
+@dataclass(frozen=True)
+class DemoDataConfig(DemoDataSpec):
+    """The simulated ALOHA cube-transfer demonstrations with ground truth (reused if already there)."""
+
+    dataset: DemoDataset = field(default_factory=DemoDataset)
+
+
+def _marker_data(cfg: MarkerDataConfig) -> None:
+    from ..generators.synthetic import make_marker_dataset
+
+    if not cfg.dataset.root:
+        raise SystemExit("error: give the folder to create: --dataset.root=<new folder>")
+    root = Path(cfg.dataset.root)
+    if root.exists():
+        raise SystemExit(
+            f"error: --dataset.root={root} already exists; choose a new folder (nothing was overwritten)."
+        )
+    spec = MarkerSpec(**{f.name: getattr(cfg, f.name) for f in fields(MarkerSpec)})
+    make_marker_dataset(root, spec, repo_id=cfg.dataset.repo_id or f"local/{root.name}")
+    print(f"dataset written to {root}")
+
+
+def _demo_data(cfg: DemoDataConfig) -> None:
+    from ..generators.sim.demo_data import ensure
+
+    spec = DemoDataSpec(**{f.name: getattr(cfg, f.name) for f in fields(DemoDataSpec)})
+    print(f"dataset at {ensure(spec, Path(cfg.dataset.root))}")
+
+
+# name -> (what it does, "module:ConfigClass:function"), imported only when the command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "marker-data": (
+        "write a synthetic dataset whose progress is visible",
+        "tools.cli:MarkerDataConfig:_marker_data",
+    ),
+    "demo-data": ("generate the simulated ALOHA demonstrations", "tools.cli:DemoDataConfig:_demo_data"),
+    "demo": ("the main job end to end: data, training, scoring, outputs", "tools.demo:DemoConfig:run"),
+    "evaluate": ("reward-quality metrics, table and plots", "tools.evaluate:EvaluateConfig:run"),
+    "visualise": ("MP4 and PNG of the reward on dataset episodes", "tools.visualise:VisualiseConfig:run"),
+    "labels check": ("every problem of a label file", "tools.labels:LabelsCheckConfig:check"),
+    "labels plot": ("draw the curves a label file teaches", "tools.labels:LabelsPlotConfig:plot"),
+    "labels from-ground-truth": (
+        "keyframe labels from the demo data's ground truth",
+        "tools.labels:LabelsFromGroundTruthConfig:from_ground_truth",
+    ),
+}
+
+
+def _load(target: str) -> tuple[type, Callable[[Any], Any]]:
+    """The (config class, function) a COMMANDS entry names."""
+    import importlib
+
+    module, config, function = target.split(":")
+    mod = importlib.import_module(f"lerobot_policy_rewact.{module}")
+    return getattr(mod, config), getattr(mod, function)
+
+
+def usage() -> str:
+    lines = ["usage: rewact <command> [--option=value ...]   (rewact <command> --help lists its options)", ""]
+    lines.append(f"  {'train':<26} train with LeRobot's loop; takes every lerobot-train flag")
+    lines += [f"  {name:<26} {text}" for name, (text, _) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the input's fault: shown as one line naming the problem, not a traceback."""
+    from ..policy.backbone_weights import BackboneWeightsError
+    from ..policy.ground_truth_file import GroundTruthError
+    from ..policy.keyframes import LabelFileError
+    from ..policy.modeling_rewact import CheckpointError
+    from .datasets import DatasetFolderError
+
+    return (
+        DatasetFolderError,
+        CheckpointError,
+        LabelFileError,
+        GroundTruthError,
+        BackboneWeightsError,
+        FileExistsError,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("MUJOCO_GL", "egl")  # the simulator renders on the CPU
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["train"]:  # everything after `train` belongs to lerobot-train
+        from .train import main as train
+
+        train(argv[1:])
+        return
+    name = " ".join(argv[:2]) if " ".join(argv[:2]) in COMMANDS else (argv[0] if argv else "")
+    if name not in COMMANDS:
+        print(usage(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        raise SystemExit(0 if argv[:1] in (["-h"], ["--help"]) else 2)
+    import draccus
+
+    config_class, function = _load(COMMANDS[name][1])
+    args = argv[len(name.split()) :]
+    cfg = draccus.parse(config_class=config_class, args=args, prog=f"rewact {name}")
+    try:
+        function(cfg)
+    except _user_errors() as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()
