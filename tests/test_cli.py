@@ -46,7 +46,9 @@ def test_every_command_has_help_with_defaults(command):
         if option in ("config_path", "dataset", "policy", "help"):
             continue
         meaning = block.split(None, 2)[2] if len(block.split(None, 2)) > 2 else ""
-        assert "(default:" in block and len(meaning) > len("(default: x)"), f"{command}: --{option} has no meaning"
+        assert "(default:" in block and len(meaning) > len("(default: x)"), (
+            f"{command}: --{option} has no meaning"
+        )
 
 
 def test_top_level_help_lists_every_command():

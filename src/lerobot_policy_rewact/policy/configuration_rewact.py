@@ -85,6 +85,15 @@ class RewACTConfig(PreTrainedConfig):
             whether to min-max rescale it to [0, 1].
         reward_linear_start / reward_linear_end: fraction of an episode before which the linear
             label is 0 and after which it is 1.
+        failed_episodes: episodes that failed as a whole (an episode-outcome list, e.g. [3,7]), for
+            any label source: their target is 0 throughout and they are failed frames.
+        action_loss_on_failures: also train ACT's action (and KL) loss on the frames the labels mark
+            as failed (whole failed episodes, and frames from a failure moment on). Off by default:
+            failures teach the reward, not the actions.
+        rabc_progress_path / rabc_kappa / rabc_head_mode: reward-aligned behaviour cloning without
+            LeRobot 0.6's `--sample_weighting`: weight each sample's action loss by its progress delta
+            over the chunk, read from a progress parquet (`rewact progress` writes one), as LeRobot
+            0.6's RA-BC does. On LeRobot 0.6 use `--sample_weighting.type=rabc` instead.
         reward_every_step: compute a fresh reward at every `select_action` call (True), or only
             when ACT recomputes its action chunk (False: no extra cost, stale reward).
         select_action_returns_reward: make `select_action` return `(action, reward)` (the call style
@@ -109,6 +118,12 @@ class RewACTConfig(PreTrainedConfig):
     reward_keyframe_missing: str = "linear"
     reward_label_column: str = "next.reward"
     reward_label_rescale: bool = False
+
+    failed_episodes: list[int] | None = None
+    action_loss_on_failures: bool = False
+    rabc_progress_path: str | None = None
+    rabc_kappa: float = 0.01
+    rabc_head_mode: str = "sparse"
 
     reward_every_step: bool = True
     select_action_returns_reward: bool = False
@@ -138,6 +153,9 @@ class RewACTConfig(PreTrainedConfig):
             raise ValueError(f"reward_num_bins must be >= 2, got {self.reward_num_bins}.")
         if self.reward_hl_gauss_sigma <= 0:
             raise ValueError(f"reward_hl_gauss_sigma must be > 0, got {self.reward_hl_gauss_sigma}.")
+        _check_choice("rabc_head_mode", self.rabc_head_mode, ("sparse", "dense"))
+        if self.rabc_kappa <= 0:
+            raise ValueError(f"rabc_kappa must be > 0, got {self.rabc_kappa}.")
         if self.reward_loss_weight < 0:
             raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")
 

@@ -68,6 +68,20 @@ class RewardLabelSource(abc.ABC):
             raise ValueError(f"label source '{self.name}' produced targets outside [0, 1] or missing")
         return targets
 
+    def episode_failed(self, episode_index: int, length: int) -> np.ndarray:
+        """Which frames of one episode the labels mark as failed, shape (length,) bool (default: none).
+
+        Call after `frame_targets`, which loads whatever the source reads."""
+        return np.zeros(length, dtype=bool)
+
+    def frame_failures(self, meta: Any) -> np.ndarray:
+        """Failed frames of the whole dataset, indexed by global frame index (bool)."""
+        table = episode_table(meta)
+        failed = np.zeros(table.total_frames, dtype=bool)
+        for ep, start, length in zip(table.episode_index, table.start, table.length, strict=True):
+            failed[start : start + length] = self.episode_failed(int(ep), int(length))
+        return failed
+
 
 @register_label_source
 class LinearProgress(RewardLabelSource):
@@ -112,8 +126,11 @@ def make_label_source(config: Any) -> RewardLabelSource:
 class RewardTargets:
     """Per-frame targets of a dataset, looked up by a batch's global `index` on any device."""
 
-    def __init__(self, targets: np.ndarray, table: EpisodeTable):
+    def __init__(self, targets: np.ndarray, table: EpisodeTable, failed: np.ndarray | None = None):
         self._targets = torch.as_tensor(targets, dtype=torch.float32)
+        self._failed = torch.as_tensor(
+            np.zeros(len(targets), bool) if failed is None else failed, dtype=torch.bool
+        )
         episode_of_frame = np.full(len(targets), -1, dtype=np.int64)
         for ep, start, length in zip(table.episode_index, table.start, table.length, strict=True):
             episode_of_frame[start : start + length] = ep
@@ -121,7 +138,28 @@ class RewardTargets:
 
     @classmethod
     def from_config(cls, config: Any, meta: Any) -> RewardTargets:
-        return cls(make_label_source(config).frame_targets(meta), episode_table(meta))
+        """Targets and failed frames from the config's label source, plus `failed_episodes`."""
+        source = make_label_source(config)
+        table = episode_table(meta)
+        targets, failed = source.frame_targets(meta), source.frame_failures(meta)
+        for ep in getattr(config, "failed_episodes", None) or []:
+            try:
+                row = table.row(ep)
+            except KeyError as e:
+                raise ValueError(f"--policy.failed_episodes names {e.args[0]}") from None
+            span = slice(int(table.start[row]), int(table.start[row] + table.length[row]))
+            targets[span], failed[span] = 0.0, True  # a failed attempt made no progress
+        return cls(targets, table, failed)
+
+    @property
+    def failed_share(self) -> float:
+        """Share of the dataset's frames marked as failed."""
+        return float(self._failed.float().mean()) if len(self._failed) else 0.0
+
+    def failed(self, index: torch.Tensor) -> torch.Tensor:
+        """Whether the labels mark these frames as failed (shape of `index`, bool)."""
+        self.lookup(index)  # checks the indices and moves the tables to the index's device
+        return self._failed[index.long()]
 
     def __len__(self) -> int:
         return len(self._targets)
@@ -130,6 +168,7 @@ class RewardTargets:
         """Targets of the frames with these global indices (shape of `index`, float32)."""
         if self._targets.device != index.device:  # moved once, then kept on the training device
             self._targets = self._targets.to(index.device)
+            self._failed = self._failed.to(index.device)
             self._episode_of_frame = self._episode_of_frame.to(index.device)
         index = index.long()
         if int(index.min()) < 0 or int(index.max()) >= len(self._targets):
@@ -158,6 +197,7 @@ class GroundTruthProgress(RewardLabelSource):
     def __init__(self, path: str | None = None):
         self.path = path
         self._progress: dict[int, list[float]] = {}
+        self._failure: dict[int, int] = {}  # failed episode -> frame from which it is lost
 
     @classmethod
     def from_config(cls, config: Any) -> GroundTruthProgress:
@@ -169,7 +209,18 @@ class GroundTruthProgress(RewardLabelSource):
         else:
             truth = ground_truth_file.read(Path(meta.root))
         self._progress = {ep: t.progress for ep, t in truth.items()}
+        self._failure = {
+            ep: (0 if t.failure_frame is None else t.failure_frame)
+            for ep, t in truth.items()
+            if not t.success
+        }
         return super().frame_targets(meta)
+
+    def episode_failed(self, episode_index: int, length: int) -> np.ndarray:
+        failed = np.zeros(length, dtype=bool)
+        if episode_index in self._failure:
+            failed[self._failure[episode_index] :] = True
+        return failed
 
     def episode_targets(self, episode_index: int, length: int, fps: float) -> np.ndarray:
         if episode_index not in self._progress:
@@ -242,6 +293,15 @@ class KeyframeLabels(RewardLabelSource):
         if labels is None or (not labels.keypoints and not labels.failed):
             return self.linear.episode_targets(episode_index, length, fps)
         return keyframes.curve(labels, length, self.interpolation, self.before_first)
+
+    def episode_failed(self, episode_index: int, length: int) -> np.ndarray:
+        failed = np.zeros(length, dtype=bool)
+        labels = self._episodes.get(episode_index)
+        if labels is not None and labels.failed:
+            failed[:] = True
+        elif labels is not None and any(k.failure for k in labels.keypoints):
+            failed[min(k.frame for k in labels.keypoints if k.failure) :] = True
+        return failed
 
 
 @register_label_source

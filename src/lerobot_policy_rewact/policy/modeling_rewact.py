@@ -20,14 +20,16 @@ from typing import Any
 
 import torch
 from lerobot.policies.act.modeling_act import ACTPolicy
-from lerobot.utils.constants import OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor
+from torch.nn import functional as F  # noqa: N812
 
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
+from .sample_weights import SampleWeights
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,12 @@ class RewACTPolicy(ACTPolicy):
         self.last_reward: Tensor | None = None
         self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
-        # Per-frame training targets, built once from the dataset's episode table.
+        # Per-frame training targets and failed frames, built once from the dataset's episode table;
+        # RA-BC weights when a progress file is given (LeRobot releases without --sample_weighting).
         self.reward_targets = (
             RewardTargets.from_config(config, dataset_meta) if dataset_meta is not None else None
         )
+        self._rabc = SampleWeights.from_config(config) if config.rabc_progress_path else None
 
     # ------------------------------------------------------------------ feature capture
     def _on_encoder_output(self, module: torch.nn.Module, args: Any, output: Tensor) -> None:
@@ -123,25 +127,70 @@ class RewACTPolicy(ACTPolicy):
             )
 
     # ------------------------------------------------------------------ training
-    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
-        """ACT's loss plus `reward_loss_weight` x the reward loss; reports reward_loss and reward_mae."""
+    def forward(self, batch: dict[str, Tensor], reduction: str = "mean") -> tuple[Tensor, dict]:
+        """ACT's action loss (L1 + KL) on the frames not marked failed, plus `reward_loss_weight` x the
+        reward loss on every frame.
+
+        `reduction="none"` gives the per-sample loss (B,), which LeRobot 0.6's sample weighting (RA-BC)
+        needs; "mean" gives ACT's mean, taken over the samples that train the actions. A batch made only
+        of failed frames trains the reward alone (its action loss is 0, never NaN).
+        """
+        if reduction not in ("mean", "none"):
+            raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         batch = self._prepare(batch)
-        loss, info = super().forward(batch)
+        actions_hat, (mu, log_sigma_x2) = self.model(batch)
         output = self.reward_head(self._reward_feature())
         target = self._targets(batch)
-        reward_loss = self.reward_head.loss(output, target).mean()
-        with torch.no_grad():
-            mae = (self.reward_head.reward(output) - target).abs().mean()
-        info["reward_loss"] = reward_loss.item()
-        info["reward_mae"] = mae.item()
-        return loss + self.config.reward_loss_weight * reward_loss, info
+        reward_loss = self.reward_head.loss(output, target)  # (B,)
 
-    def _targets(self, batch: dict[str, Tensor]) -> Tensor:
+        # ACT's loss per sample: L1 over the chunk's real (not padded) steps, and the VAE's KL.
+        real = ~batch["action_is_pad"].unsqueeze(-1)
+        l1 = (F.l1_loss(batch[ACTION], actions_hat, reduction="none") * real).mean(dim=(1, 2))
+        kld = (
+            (-0.5 * (1 + log_sigma_x2 - mu.pow(2) - log_sigma_x2.exp())).sum(-1)
+            if self.config.use_vae
+            else None
+        )
+        action_loss = l1 + self.config.kl_weight * kld if kld is not None else l1
+        weight = self._action_weights(batch)  # (B,): 0 for failed frames, RA-BC weights if configured
+        per_sample = weight * action_loss + self.config.reward_loss_weight * reward_loss
+
+        with torch.no_grad():
+            trained = weight > 0
+            info = {
+                "l1_loss": l1[trained].mean().item() if trained.any() else 0.0,
+                "reward_loss": reward_loss.mean().item(),
+                "reward_mae": (self.reward_head.reward(output) - target).abs().mean().item(),
+                "action_frames_share": trained.float().mean().item(),
+            }
+            if kld is not None:
+                info["kld_loss"] = kld[trained].mean().item() if trained.any() else 0.0
+        if reduction == "none":
+            return per_sample, info
+        action_mean = (weight * action_loss).sum() / trained.sum().clamp(min=1)
+        return action_mean + self.config.reward_loss_weight * reward_loss.mean(), info
+
+    def _action_weights(self, batch: dict[str, Tensor]) -> Tensor:
+        """Per-sample weight of ACT's action loss: 0 on failed frames (unless action_loss_on_failures),
+        times the RA-BC weight when `rabc_progress_path` is set."""
+        index = batch["index"]
+        weight = torch.ones(index.shape[0], device=index.device)
+        if not self.config.action_loss_on_failures:
+            weight = weight * ~self._labels().failed(index)
+        if self._rabc is not None:
+            weight = weight * self._rabc.weights(index, batch.get("episode_index"))
+        return weight
+
+    def _labels(self) -> RewardTargets:
         if self.reward_targets is None:
             raise RuntimeError(
                 "RewACT needs the dataset's metadata to compute reward labels: build the policy with "
                 "dataset_meta=<LeRobotDatasetMetadata> (lerobot-train does this itself)."
             )
+        return self.reward_targets
+
+    def _targets(self, batch: dict[str, Tensor]) -> Tensor:
+        self._labels()
         if "index" not in batch:
             raise KeyError(
                 "The batch lacks 'index' (global frame index), which the reward labels are looked up by."

@@ -1,0 +1,157 @@
+"""Failures teach the reward, not the actions; per-sample losses; RA-BC weights from a progress file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from helpers import batches, build
+
+from lerobot_policy_rewact.policy.sample_weights import SampleWeights
+
+
+def _labels(tmp_path, doc) -> str:
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _first_batch(root, policy, pre, size=64):
+    return next(batches(root, policy, pre, batch_size=size))
+
+
+def test_failed_frames_train_the_reward_but_not_the_actions(marker_ds, tmp_path):
+    # episode 1 failed as a whole, episode 2 from frame 5 on
+    doc = {
+        "episodes": {
+            "2": {
+                "keypoints": [
+                    {"frame_index": 0, "reward": 0.0},
+                    {"frame_index": 5, "reward": 0.0, "failure": True},
+                ]
+            }
+        },
+        "failures": [1],
+    }
+    policy, pre, _, meta = build(
+        marker_ds, reward_labels="keyframes", reward_labels_path=_labels(tmp_path, doc)
+    )
+    batch = _first_batch(marker_ds, policy, pre)
+    failed = policy.reward_targets.failed(batch["index"])
+    ep = batch["episode_index"]
+    frame = batch["index"] - torch.as_tensor(meta.episodes["dataset_from_index"])[ep]
+    assert torch.equal(failed, (ep == 1) | ((ep == 2) & (frame >= 5)))
+    assert failed.any() and not failed.all()
+
+    policy.train()
+    torch.manual_seed(0)
+    per_sample, info = policy.forward(batch, reduction="none")
+    assert per_sample.shape == (len(failed),)
+    assert info["action_frames_share"] == pytest.approx(float((~failed).float().mean()))
+    with torch.no_grad():  # change what only the actions depend on
+        policy.model.action_head.weight.add_(torch.randn_like(policy.model.action_head.weight))
+    torch.manual_seed(0)
+    changed, _ = policy.forward(batch, reduction="none")
+    assert torch.allclose(changed[failed], per_sample[failed])  # failed frames: the reward loss alone
+    assert (changed[~failed] != per_sample[~failed]).all()  # the others carry ACT's loss too
+
+    # the option turns masking off: every sample carries ACT's loss again
+    policy_all, *_ = build(
+        marker_ds,
+        reward_labels="keyframes",
+        reward_labels_path=_labels(tmp_path, doc),
+        action_loss_on_failures=True,
+    )
+    policy_all.load_state_dict(policy.state_dict())
+    policy_all.train()
+    torch.manual_seed(0)
+    everything, info_all = policy_all.forward(batch, reduction="none")
+    assert (everything[failed] > changed[failed]).all() and info_all["action_frames_share"] == 1.0
+
+
+def test_mean_is_acts_loss_when_nothing_failed(marker_ds):
+    policy, pre, _, _ = build(marker_ds)
+    batch = _first_batch(marker_ds, policy, pre, 8)
+    policy.train()
+    torch.manual_seed(0)
+    loss, info = policy.forward(batch)
+    torch.manual_seed(0)
+    per_sample, _ = policy.forward(batch, reduction="none")
+    assert loss.ndim == 0 and per_sample.shape == (8,)
+    assert loss.item() == pytest.approx(per_sample.mean().item(), rel=1e-5)
+    expected = info["l1_loss"] + policy.config.kl_weight * info["kld_loss"] + info["reward_loss"]
+    assert loss.item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_batch_of_only_failed_frames_trains_the_reward_without_nan(marker_ds):
+    policy, pre, _, meta = build(marker_ds, failed_episodes=[0, 1, 2, 3])
+    batch = _first_batch(marker_ds, policy, pre, 8)
+    policy.train()
+    loss, info = policy.forward(batch)
+    assert torch.isfinite(loss) and info["l1_loss"] == 0.0 and info["action_frames_share"] == 0.0
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in policy.parameters() if p.grad is not None)
+    assert policy.model.action_head.weight.grad is None or not policy.model.action_head.weight.grad.any()
+    assert policy.reward_head.net[0].weight.grad.abs().sum() > 0
+    assert float(policy.reward_targets.lookup(batch["index"]).max()) == 0.0  # failed episodes: no progress
+
+
+def test_rabc_weights_follow_lerobots_rule(tmp_path):
+    # two episodes of 10 frames; progress rises in the first, stalls then falls in the second
+    index = np.arange(20)
+    episode = np.repeat([0, 1], 10)
+    progress = np.concatenate([np.linspace(0, 1, 10), [0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.1, 0.0, 0.0, 0.0]])
+    path = tmp_path / "progress.parquet"
+    pd.DataFrame(
+        {
+            "index": index,
+            "episode_index": episode,
+            "frame_index": index % 10,
+            "progress_sparse": progress.astype(np.float32),
+            "progress_dense": progress.astype(np.float32),
+        }
+    ).to_parquet(path)
+    weights = SampleWeights.from_file(path, chunk_size=2, kappa=0.05)
+    w = weights.weights(torch.arange(20))
+    assert w.sum().item() == pytest.approx(20, rel=1e-4)
+    assert w[:7].min() > w[14:17].max()  # rising beats falling
+    assert w[15].item() == 0.0  # progress falls over the chunk: not imitated
+    try:  # under LeRobot 0.6, the same file gives LeRobot's own weights
+        from lerobot.rewards.sarm.rabc import RABCWeights
+    except ImportError:
+        return
+    theirs = RABCWeights(str(path), chunk_size=2, head_mode="sparse", kappa=0.05)
+    expected, _ = theirs.compute_batch_weights({"index": torch.arange(20)})
+    assert torch.allclose(w, expected.to(w.dtype), atol=1e-4)
+
+
+def test_rabc_option_weights_the_action_loss(marker_ds, tmp_path):
+    meta_policy, pre, _, meta = build(marker_ds)
+    frames = int(meta.total_frames)
+    path = tmp_path / "progress.parquet"
+    starts = np.asarray(meta.episodes["dataset_from_index"])
+    episode = np.searchsorted(starts, np.arange(frames), side="right") - 1
+    progress = np.where(
+        episode == 0, 1.0 - np.arange(frames) / 100, np.arange(frames) / frames
+    )  # ep 0 regresses
+    pd.DataFrame(
+        {
+            "index": np.arange(frames),
+            "episode_index": episode,
+            "frame_index": np.arange(frames) - starts[episode],
+            "progress_sparse": progress,
+            "progress_dense": progress,
+        }
+    ).to_parquet(path)
+    policy, pre, _, _ = build(marker_ds, rabc_progress_path=str(path))
+    policy.load_state_dict(meta_policy.state_dict())
+    batch = _first_batch(marker_ds, policy, pre, 64)
+    policy.train()
+    torch.manual_seed(0)
+    _, info = policy.forward(batch)
+    assert 0 < info["action_frames_share"] < 1  # episode 0's regressing frames got weight 0
+    with pytest.raises(FileNotFoundError, match="rewact progress"):
+        build(marker_ds, rabc_progress_path=str(tmp_path / "missing.parquet"))
