@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from conftest import TINY_CONFIG, load_dataset, load_meta
 from lerobot.datasets.factory import resolve_delta_timestamps
 from lerobot.policies.factory import make_policy, make_pre_post_processors
 
 from lerobot_policy_rewact import RewACTConfig
+
+from conftest import TINY_CONFIG, load_dataset, load_meta
 
 
 def build(root: Path, **overrides):

@@ -6,6 +6,7 @@ import json
 import sys
 
 import pytest
+
 from conftest import BIN, REPO, TINY, run, train_cmd
 
 COMMANDS = [

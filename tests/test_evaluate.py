@@ -8,12 +8,13 @@ import sys
 import av
 import numpy as np
 import pytest
-from conftest import BIN, run
-from helpers import build
 from scipy import stats
 
 from lerobot_policy_rewact.tools import evaluate, metrics
 from lerobot_policy_rewact.tools.detector import DONE, FAILING, RUNNING, CompletionDetector
+
+from conftest import BIN, run
+from helpers import build
 
 RAMP = np.clip(np.linspace(-0.1, 1.2, 200), 0, 1)
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import batches, build
 
 from lerobot_policy_rewact.policy.sample_weights import SampleWeights
+
+from helpers import batches, build
 
 
 def _labels(tmp_path, doc) -> str:
@@ -155,3 +156,67 @@ def test_rabc_option_weights_the_action_loss(marker_ds, tmp_path):
     assert 0 < info["action_frames_share"] < 1  # episode 0's regressing frames got weight 0
     with pytest.raises(FileNotFoundError, match="rewact progress"):
         build(marker_ds, rabc_progress_path=str(tmp_path / "missing.parquet"))
+
+
+def _progress_file(root, path) -> None:
+    """A progress parquet in LeRobot's RA-BC layout: linear progress per episode."""
+    from conftest import load_meta
+
+    meta = load_meta(root)
+    rows = []
+    for ep, start, length in zip(
+        meta.episodes["episode_index"],
+        meta.episodes["dataset_from_index"],
+        meta.episodes["length"],
+        strict=True,
+    ):
+        p = np.linspace(0, 1, length, dtype=np.float32)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "index": np.arange(start, start + length),
+                    "episode_index": ep,
+                    "frame_index": np.arange(length),
+                    "progress_sparse": p,
+                    "progress_dense": p,
+                }
+            )
+        )
+    pd.concat(rows).to_parquet(path)
+
+
+def test_lerobot_0_6_trains_rewact_with_rabc_in_its_own_loop(marker_ds, tmp_path):
+    from lerobot.configs.train import TrainPipelineConfig
+
+    from conftest import run, train_cmd
+
+    if "sample_weighting" not in TrainPipelineConfig.__dataclass_fields__:
+        pytest.skip(
+            "this LeRobot has no --sample_weighting (0.4.4): --policy.rabc_progress_path serves instead"
+        )
+    progress = tmp_path / "progress.parquet"
+    _progress_file(marker_ds, progress)
+    out = tmp_path / "run"
+    proc = run(
+        train_cmd(
+            "lerobot-train",
+            marker_ds,
+            out,
+            "--sample_weighting.type=rabc",
+            f"--sample_weighting.progress_path={progress}",
+            steps=3,
+        )
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert (out / "checkpoints" / "last" / "pretrained_model" / "model.safetensors").is_file()
+    assert "sample_weight" in proc.stdout + proc.stderr  # LeRobot logged its RA-BC weights
+
+
+def test_the_same_progress_file_trains_rewact_on_any_release(marker_ds, tmp_path):
+    from conftest import run, train_cmd
+
+    progress = tmp_path / "progress.parquet"
+    _progress_file(marker_ds, progress)
+    out = tmp_path / "run"
+    proc = run(train_cmd("script", marker_ds, out, f"--policy.rabc_progress_path={progress}", steps=2))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]

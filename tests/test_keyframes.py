@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import BIN, REPO, run, train_cmd
-from helpers import batches, build
 from hypothesis import given, settings, strategies as st
 
 from lerobot_policy_rewact.policy import keyframes
 from lerobot_policy_rewact.policy.episodes import EpisodeTable
 from lerobot_policy_rewact.policy.keyframes import EpisodeLabels, Keypoint, curve
+
+from conftest import BIN, REPO, run, train_cmd
+from helpers import batches, build
 
 FPS = 10.0
 TABLE = EpisodeTable(  # three episodes of 100, 50 and 80 frames at 10 fps

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import load_dataset, load_meta
 
 from lerobot_policy_rewact import RewACTConfig
 from lerobot_policy_rewact.policy.episodes import episode_table
 from lerobot_policy_rewact.policy.labels import LinearProgress, RewardTargets
+
+from conftest import load_dataset, load_meta
 
 
 def test_linear_progress_margins():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from conftest import run, train_cmd
 from lerobot.policies.factory import make_pre_post_processors
 
 from lerobot_policy_rewact import RewACTPolicy
@@ -14,6 +13,8 @@ from lerobot_policy_rewact.tools import presets
 from lerobot_policy_rewact.tools.datasets import open_dataset
 from lerobot_policy_rewact.tools.inference import episode_rewards
 from lerobot_policy_rewact.tools.presets import policy_flags
+
+from conftest import run, train_cmd
 
 # The demo's size (tools/presets.py) overrides TINY: a little bigger, a learning rate for a few hundred steps.
 SMALL = [*policy_flags(presets.CPU), "--batch_size=16"]

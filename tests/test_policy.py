@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 import torch
-from helpers import batches, build, frames
 from lerobot.policies.factory import make_pre_post_processors
 
 from lerobot_policy_rewact import RewACTPolicy
 from lerobot_policy_rewact.policy.modeling_rewact import CheckpointError
+
+from helpers import batches, build, frames
 
 
 def test_forward_reports_reward_loss_and_trains(any_ds):
@@ -198,11 +199,12 @@ def test_training_without_dataset_metadata_says_what_is_missing(marker_ds, tmp_p
 def test_training_resizes_camera_images_to_the_configs_size(marker_ds):
     """A dataset whose camera (32x32) differs from the config's (24x24): the preprocessor resizes, so
     ACT's backbone sees 24x24 in training exactly as when acting."""
-    from conftest import TINY_CONFIG
     from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.factory import make_policy
 
     from lerobot_policy_rewact import RewACTConfig
+
+    from conftest import TINY_CONFIG
 
     as_recorded, _, _, meta = build(marker_ds)
     inputs = {

@@ -10,8 +10,6 @@ import pytest
 
 pytest.importorskip("gym_aloha")
 
-from conftest import load_dataset  # noqa: E402
-
 from lerobot_policy_rewact import RewACTConfig  # noqa: E402
 from lerobot_policy_rewact.generators.sim import ground_truth  # noqa: E402
 from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, generate  # noqa: E402
@@ -19,6 +17,8 @@ from lerobot_policy_rewact.generators.sim.expert import PERTURBATIONS  # noqa: E
 from lerobot_policy_rewact.generators.sim.replay import record_episode  # noqa: E402
 from lerobot_policy_rewact.policy import ground_truth_file  # noqa: E402
 from lerobot_policy_rewact.policy.labels import RewardTargets  # noqa: E402
+
+from conftest import load_dataset  # noqa: E402
 
 SMALL_IMAGE = (24, 32)
 

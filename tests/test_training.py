@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import torch
-from conftest import BIN, REPO, TINY, run, train_cmd
-from helpers import frames
 from lerobot.policies.factory import make_pre_post_processors
 
 from lerobot_policy_rewact import RewACTPolicy
+
+from conftest import BIN, REPO, TINY, run, train_cmd
+from helpers import frames
 
 
 def _checkpoint(out: Path, step: str = "last") -> Path:
