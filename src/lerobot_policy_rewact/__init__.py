@@ -5,11 +5,16 @@ Importing this package registers `--policy.type=rewact` and RewACT's processor s
 
     policy/      what LeRobot loads: config, model, processors, reward head, labels and their files
     tools/       the `rewact` command and what it runs: evaluate, visualise, detector, plots, demo
+    reward_model/  the same checkpoint as a LeRobot 0.6 reward model (`compute_reward`)
     generators/  data makers: synthetic marker datasets, the simulated ALOHA demonstrations
 """
 
+from . import compat
 from .policy.configuration_rewact import RewACTConfig
 from .policy.modeling_rewact import RewACTPolicy
 from .policy.processor_rewact import make_rewact_pre_post_processors
+
+if compat.HAS_REWARD_MODELS:  # LeRobot 0.6+: a RewACT checkpoint also loads as a reward model ("rewact")
+    from . import reward_model  # noqa: F401
 
 __all__ = ["RewACTConfig", "RewACTPolicy", "make_rewact_pre_post_processors"]

@@ -16,6 +16,19 @@ from packaging.version import Version
 LEROBOT_VERSION = Version(version("lerobot"))
 
 
+def _has_reward_models() -> bool:
+    try:
+        import lerobot.configs.rewards  # noqa: F401
+        import lerobot.rewards.pretrained  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# LeRobot 0.6 added reward models (`lerobot.rewards`, `RewardModelConfig`); 0.4.4 has none.
+HAS_REWARD_MODELS = _has_reward_models()
+
+
 def episodes_of(meta: Any) -> Any:
     """The episode table of a `LeRobotDatasetMetadata` (0.4.4 loads it lazily, newer releases eagerly)."""
     if meta.episodes is not None:
@@ -66,3 +79,12 @@ def torchcodec_usable() -> bool:
     except Exception:  # ImportError, or OSError when the FFmpeg shared libraries are missing
         return False
     return True
+
+
+def decode_episode_videos(dataset: Any, timestamps: list[float], episode_index: int) -> dict[str, Any]:
+    """Every camera frame of one episode at these timestamps, each video decoded in one pass.
+
+    The dataset's own video query (0.4.4: on `LeRobotDataset`; 0.6: on its `reader`).
+    """
+    owner = getattr(dataset, "reader", None) or dataset
+    return owner._query_videos(dict.fromkeys(dataset.meta.video_keys, timestamps), episode_index)

@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("the main job end to end: data, training, scoring, outputs", "tools.demo:DemoConfig:run"),
     "evaluate": ("reward-quality metrics, table and plots", "tools.evaluate:EvaluateConfig:run"),
     "visualise": ("MP4 and PNG of the reward on dataset episodes", "tools.visualise:VisualiseConfig:run"),
+    "progress": ("per-frame progress for RA-BC, cross-fitted", "tools.progress:ProgressConfig:run"),
     "labels check": ("every problem of a label file", "tools.labels:LabelsCheckConfig:check"),
     "labels plot": ("draw the curves a label file teaches", "tools.labels:LabelsPlotConfig:plot"),
     "labels from-ground-truth": (
@@ -92,6 +93,43 @@ def _load(target: str) -> tuple[type, Callable[[Any], Any]]:
     module, config, function = target.split(":")
     mod = importlib.import_module(f"lerobot_policy_rewact.{module}")
     return getattr(mod, config), getattr(mod, function)
+
+
+# Commands that train RewACT models themselves: they take any --policy.* option of training.
+TRAINING_COMMANDS = ("progress",)
+
+
+def _split_policy_options(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the command's own flags, the --policy.* training flags other than --policy.path), in either syntax."""
+    own, options, i = [], [], 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        takes_next = "=" not in arg and i + 1 < len(args) and not args[i + 1].startswith("--")
+        if name.startswith("--policy.") and name not in (
+            "--policy.path",
+            "--policy.options",
+            "--policy.type",
+        ):
+            options.append(arg if "=" in arg else f"{arg}={args[i + 1]}" if takes_next else arg)
+        elif name != "--policy.type":
+            own.append(arg)
+            if takes_next:
+                own.append(args[i + 1])
+        i += 2 if takes_next else 1
+    return own, options
+
+
+def _check_policy_options(options: list[str]) -> None:
+    """Parse the training flags into a RewACTConfig now, so a typo stops before any training."""
+    import draccus
+
+    from ..policy.configuration_rewact import RewACTConfig
+
+    try:
+        draccus.parse(RewACTConfig, args=[f"--{o[len('--policy.') :]}" for o in options], exit_on_error=False)
+    except Exception as e:
+        raise SystemExit(f"error: the --policy.* training options are not valid: {e}") from None
 
 
 def usage() -> str:
@@ -135,8 +173,15 @@ def main(argv: list[str] | None = None) -> None:
     import draccus
 
     config_class, function = _load(COMMANDS[name][1])
-    args = argv[len(name.split()) :]
+    args, policy_options = _split_policy_options(argv[len(name.split()) :])
+    if policy_options and name not in TRAINING_COMMANDS:
+        raise SystemExit(
+            f"error: {policy_options[0]} is not an option of rewact {name} (it takes --policy.path)."
+        )
     cfg = draccus.parse(config_class=config_class, args=args, prog=f"rewact {name}")
+    if policy_options:
+        _check_policy_options(policy_options)
+        cfg.policy.options = policy_options
     try:
         function(cfg)
     except _user_errors() as e:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,47 @@ import torch
 
 @torch.no_grad()
 def episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 32) -> np.ndarray:
-    """Predicted reward of every frame of `dataset` (in order), shape (num_frames,)."""
+    """Predicted reward of every frame of `dataset` (in order), shape (num_frames,), frame by frame."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     out = [policy.predict_reward(preprocessor(batch)).float().cpu() for batch in loader]
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def episode_frames(dataset: Any) -> dict[str, Any]:
+    """All frames of a one-episode `LeRobotDataset` as one batch, each camera video decoded once.
+
+    Numeric columns come from the table, camera frames from one pass over the episode's video (the
+    dataset's own decoder), instead of one seek and decode per frame.
+    """
+    from ..compat import decode_episode_videos
+
+    rows = dataset.hf_dataset[:]
+    episodes = torch.as_tensor(np.asarray(rows["episode_index"])).unique()
+    if len(episodes) != 1:
+        raise ValueError(f"episode_frames needs a dataset of one episode, got episodes {episodes.tolist()}")
+    batch = {}
+    for key, values in rows.items():
+        if isinstance(values, list) and values and isinstance(values[0], torch.Tensor):
+            batch[key] = torch.stack(values)
+        elif isinstance(values, torch.Tensor):
+            batch[key] = values
+    if dataset.meta.video_keys:
+        timestamps = [float(t) for t in batch["timestamp"]]
+        for key, frames in decode_episode_videos(dataset, timestamps, int(episodes[0])).items():
+            batch[key] = frames if frames.is_floating_point() else frames.float() / 255
+    batch["task"] = list(rows["task"]) if "task" in rows else [""] * len(batch["index"])
+    return batch
+
+
+@torch.no_grad()
+def fast_episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 64) -> np.ndarray:
+    """`episode_rewards` for a one-episode dataset: video decoded once, reward-only passes in batches."""
+    frames = episode_frames(dataset)
+    total = len(frames["index"])
+    out = []
+    for start in range(0, total, batch_size):
+        batch = {k: v[start : start + batch_size] for k, v in frames.items()}
+        out.append(policy.predict_reward(preprocessor(batch)).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
@@ -24,6 +62,8 @@ class PolicyArgs:
 
     # Saved RewACT model folder (.../checkpoints/last/pretrained_model).
     path: str | None = None
+    # Training flags of the models a command trains: every other --policy.* flag given lands here.
+    options: list[str] = field(default_factory=list)
 
     def load(self) -> tuple[Any, Any, Any]:
         """(policy, preprocessor, postprocessor) of the saved model folder, offline."""

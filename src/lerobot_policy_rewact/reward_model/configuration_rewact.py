@@ -1,0 +1,56 @@
+"""The reward-model config of RewACT: every field of the RewACT policy config, on LeRobot's
+`RewardModelConfig`, so the config.json of any RewACT checkpoint reads as a reward-model config."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from lerobot.configs.rewards import RewardModelConfig
+
+from ..policy.configuration_rewact import RewACTConfig as RewACTPolicyConfig
+
+
+def _policy_fields(cls: type) -> type:
+    """Class decorator (before `@dataclass`): add the policy config's fields that `cls` lacks."""
+    own = {f.name for f in dataclasses.fields(RewardModelConfig)}
+    hints = RewACTPolicyConfig.__annotations__ | {
+        f.name: f.type
+        for f in dataclasses.fields(RewACTPolicyConfig)
+        if f.name not in RewACTPolicyConfig.__annotations__
+    }
+    annotations = {}
+    for f in dataclasses.fields(RewACTPolicyConfig):
+        if f.name in own:
+            continue
+        annotations[f.name] = hints[f.name]
+        if f.default_factory is not dataclasses.MISSING:
+            setattr(cls, f.name, dataclasses.field(default_factory=f.default_factory))
+        else:
+            setattr(cls, f.name, f.default)
+    cls.__annotations__ = {**annotations, **cls.__dict__.get("__annotations__", {})}
+    return cls
+
+
+@RewardModelConfig.register_subclass("rewact")
+@dataclass
+@_policy_fields
+class RewACTConfig(RewardModelConfig):
+    """A RewACT checkpoint seen as a reward model (progress in [0, 1] per frame)."""
+
+    def policy_config(self) -> RewACTPolicyConfig:
+        """The same settings as the RewACT policy's config."""
+        names = {f.name for f in dataclasses.fields(RewACTPolicyConfig)}
+        values: dict[str, Any] = {n: getattr(self, n) for n in names if hasattr(self, n)}
+        return RewACTPolicyConfig(**values)
+
+    @property
+    def observation_delta_indices(self) -> None:
+        return None
+
+    def get_optimizer_preset(self) -> Any:
+        return self.policy_config().get_optimizer_preset()
+
+    def get_scheduler_preset(self) -> Any:
+        return self.policy_config().get_scheduler_preset()
