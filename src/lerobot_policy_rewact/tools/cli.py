@@ -77,6 +77,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("reward-quality metrics, table and plots", "tools.evaluate:EvaluateConfig:run"),
     "visualise": ("MP4 and PNG of the reward on dataset episodes", "tools.visualise:VisualiseConfig:run"),
     "progress": ("per-frame progress for RA-BC, cross-fitted", "tools.progress:ProgressConfig:run"),
+    "audit": ("rank episodes by how suspicious their reward curves look", "tools.audit:AuditConfig:run"),
     "labels check": ("every problem of a label file", "tools.labels:LabelsCheckConfig:check"),
     "labels plot": ("draw the curves a label file teaches", "tools.labels:LabelsPlotConfig:plot"),
     "labels from-ground-truth": (
@@ -96,7 +97,7 @@ def _load(target: str) -> tuple[type, Callable[[Any], Any]]:
 
 
 # Commands that train RewACT models themselves: they take any --policy.* option of training.
-TRAINING_COMMANDS = ("progress",)
+TRAINING_COMMANDS = ("progress", "audit")
 
 
 def _split_policy_options(args: list[str]) -> tuple[list[str], list[str]]:
