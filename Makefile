@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Debian libraries: FFmpeg (LeRobot's default video decoder, torchcodec, needs them; without them
-# RewACT's own commands fall back to PyAV) and Mesa EGL for MuJoCo's CPU rendering. Best effort:
-# skipped without root or apt-get.
-DEBIAN_PKGS := ffmpeg libegl1 libgl1 libosmesa6
+# RewACT's own commands fall back to PyAV), Mesa EGL for MuJoCo's CPU rendering, and Chromium with
+# its driver for the labelling page's browser tests. Best effort: skipped without root or apt-get.
+DEBIAN_PKGS := ffmpeg libegl1 libgl1 libosmesa6 chromium chromium-driver
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  if ! dpkg -s $(DEBIAN_PKGS) >/dev/null 2>&1; then \

@@ -78,6 +78,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "visualise": ("MP4 and PNG of the reward on dataset episodes", "tools.visualise:VisualiseConfig:run"),
     "progress": ("per-frame progress for RA-BC, cross-fitted", "tools.progress:ProgressConfig:run"),
     "audit": ("rank episodes by how suspicious their reward curves look", "tools.audit:AuditConfig:run"),
+    "label": ("a local web page to label keypoints and failures", "tools.label_server:LabelConfig:run"),
     "labels check": ("every problem of a label file", "tools.labels:LabelsCheckConfig:check"),
     "labels plot": ("draw the curves a label file teaches", "tools.labels:LabelsPlotConfig:plot"),
     "labels from-ground-truth": (
