@@ -237,8 +237,9 @@ def test_reward_log_is_buffered_and_complete(marker_ds, tmp_path):
         policy.reset()
         for frame in observations:
             policy.select_action(frame)
-    assert not log.exists() or len(log.read_text().splitlines()) == 3  # written at episode ends, not per step
+    assert not log.exists() or len(log.read_text().splitlines()) == 4  # written at episode ends, not per step
     policy._log.flush()
     lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert "run" in lines.pop(0)  # the run's header: a reused file keeps runs apart
     assert [(r["episode"], r["step"]) for r in lines] == [(e, s) for e in (0, 1) for s in range(3)]
     assert all(len(r["reward"]) == 1 and 0 <= r["reward"][0] <= 1 for r in lines)

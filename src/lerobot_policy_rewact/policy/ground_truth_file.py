@@ -64,6 +64,10 @@ class GroundTruthError(ValueError):
     """A ground-truth file that cannot be read; the message names the file and every problem."""
 
 
+class GroundTruthMissingError(GroundTruthError, FileNotFoundError):
+    """The dataset has no ground-truth file."""
+
+
 def write(root: Path, truth: GroundTruthFile) -> Path:
     """Write the file beside a dataset (atomically: never a half-written file)."""
     path = Path(root) / FILENAME
@@ -82,7 +86,9 @@ def read_file(path: Path) -> dict[int, EpisodeTruth]:
     """The episodes of a ground-truth file, with a clear error if it is missing or malformed."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: this dataset has no RewACT ground truth.")
+        raise GroundTruthMissingError(
+            f"{path} does not exist: this dataset has no RewACT ground truth (only the built-in demo data has one)."
+        )
     try:
         doc = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

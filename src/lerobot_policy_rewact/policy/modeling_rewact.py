@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from .sample_weights import SampleWeights
 
 log = logging.getLogger(__name__)
 
+LABELS_COPY = "reward_labels.json"  # the label file, saved beside the weights
+
 # Set while `from_pretrained` builds a policy: the checkpoint brings every weight, so the backbone's
 # initial weights are neither looked up nor downloaded.
 _LOADING_CHECKPOINT = contextvars.ContextVar("rewact_loading_checkpoint", default=False)
@@ -40,6 +43,10 @@ _LOADING_CHECKPOINT = contextvars.ContextVar("rewact_loading_checkpoint", defaul
 
 class CheckpointError(RuntimeError):
     """A RewACT checkpoint cannot be loaded (missing, corrupt, or for another shape)."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss is NaN or infinite; the message names the frames and the inputs."""
 
 
 class _EncoderDoneError(Exception):
@@ -154,6 +161,8 @@ class RewACTPolicy(ACTPolicy):
         action_loss = l1 + self.config.kl_weight * kld if kld is not None else l1
         weight = self._action_weights(batch)  # (B,): 0 for failed frames, RA-BC weights if configured
         per_sample = weight * action_loss + self.config.reward_loss_weight * reward_loss
+        if not torch.isfinite(per_sample).all():
+            raise NonFiniteLossError(self._nonfinite_report(batch, per_sample))
 
         with torch.no_grad():
             trained = weight > 0
@@ -169,6 +178,28 @@ class RewACTPolicy(ACTPolicy):
             return per_sample, info
         action_mean = (weight * action_loss).sum() / trained.sum().clamp(min=1)
         return action_mean + self.config.reward_loss_weight * reward_loss.mean(), info
+
+    def _nonfinite_report(self, batch: dict[str, Tensor], per_sample: Tensor) -> str:
+        """Which samples and which inputs made the loss NaN or infinite."""
+        bad = ~torch.isfinite(per_sample)
+        frames = ", ".join(
+            f"(episode {int(e)}, index {int(i)})"
+            for e, i in zip(batch["episode_index"][bad][:5], batch["index"][bad][:5], strict=True)
+        )
+        inputs = [
+            k for k, v in batch.items()
+            if isinstance(v, Tensor) and v.is_floating_point() and not torch.isfinite(v[bad]).all()
+        ]  # fmt: skip
+        cause = (
+            f"non-finite values in {inputs}: fix those frames of the dataset (or leave their episodes out "
+            "with --dataset.episodes)"
+            if inputs
+            else "the inputs are finite, so training diverged: lower --policy.optimizer_lr"
+        )
+        return (
+            f"The loss is NaN or infinite for {int(bad.sum())} sample(s), e.g. {frames}: {cause}. Training stopped "
+            "before saving NaN weights; the last checkpoint is intact."
+        )
 
     def _action_weights(self, batch: dict[str, Tensor]) -> Tensor:
         """Per-sample weight of ACT's action loss: 0 on failed frames (unless action_loss_on_failures),
@@ -246,6 +277,13 @@ class RewACTPolicy(ACTPolicy):
             self._log.new_episode()
 
     # ------------------------------------------------------------------ saving and loading
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """LeRobot's save, plus a copy of the label file, so the checkpoint evaluates anywhere."""
+        super()._save_pretrained(save_directory)
+        source = self.config.reward_labels_path
+        if source and Path(source).expanduser().is_file():
+            shutil.copyfile(Path(source).expanduser(), Path(save_directory) / LABELS_COPY)
+
     @classmethod
     def from_pretrained(cls, pretrained_name_or_path: str | Path, **kwargs: Any) -> RewACTPolicy:
         """Load a saved RewACT policy; a local directory never touches the network."""
@@ -257,9 +295,12 @@ class RewACTPolicy(ACTPolicy):
             )
         token = _LOADING_CHECKPOINT.set(True)
         try:
-            return super().from_pretrained(pretrained_name_or_path, **kwargs)
+            policy = super().from_pretrained(pretrained_name_or_path, **kwargs)
         finally:
             _LOADING_CHECKPOINT.reset(token)
+        if (path / LABELS_COPY).is_file():  # the labels it was trained with, wherever it is loaded from
+            policy.config.reward_labels_path = str(path / LABELS_COPY)
+        return policy
 
     @classmethod
     def _load_as_safetensor(cls, model: RewACTPolicy, model_file: str, map_location: str, strict: bool):

@@ -1,12 +1,14 @@
 """The per-step reward log (`--policy.reward_log_path`), kept out of the control loop's hot path.
 
-One JSON line per control step: `{"episode": E, "step": S, "reward": [r_env0, r_env1, ...]}`.
-Steps are buffered in memory and written when an episode ends (`policy.reset()`), every
+One JSON line per control step: `{"episode": E, "step": S, "reward": [r_env0, r_env1, ...]}`. Each
+run starts with a line `{"run": "<UTC time>"}`, so a file reused by a later run keeps the runs
+apart (`rewact evaluate --rollout_log` scores the last one). Steps are buffered in memory and written when an episode ends (`policy.reset()`), every
 `flush_every` steps, and when the process exits, so a control step costs a list append.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import weakref
 from pathlib import Path
@@ -22,7 +24,8 @@ class RewardLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.flush_every = flush_every
         self.episode, self.step = -1, 0
-        self._lines: list[str] = []
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self._lines: list[str] = [json.dumps({"run": started}) + "\n"]
         self._finalizer = weakref.finalize(self, RewardLog._write, self.path, self._lines)
 
     @staticmethod

@@ -194,6 +194,10 @@ def run(cfg: AuditConfig) -> list[dict]:
     import pandas as pd
 
     out = Path(cfg.output_dir)
+    if (out / "audit.json").exists():
+        raise SystemExit(
+            f"error: --output_dir={out} already holds an audit; choose a new folder (nothing was overwritten)."
+        )
     progress = ProgressConfig(
         dataset=cfg.dataset,
         policy=cfg.policy,

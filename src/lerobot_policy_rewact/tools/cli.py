@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -134,6 +135,14 @@ def _check_policy_options(options: list[str]) -> None:
         raise SystemExit(f"error: the --policy.* training options are not valid: {e}") from None
 
 
+def root_cause(error: BaseException) -> str:
+    """The innermost message of a chain of errors (draccus wraps a config's own ValueError)."""
+    while error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
+        error = error.__cause__ or error.__context__
+    text = str(error).strip()
+    return text.splitlines()[-1].strip() if text else type(error).__name__
+
+
 def usage() -> str:
     lines = ["usage: rewact <command> [--option=value ...]   (rewact <command> --help lists its options)", ""]
     lines.append(f"  {'train':<26} train with LeRobot's loop; takes every lerobot-train flag")
@@ -147,10 +156,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ..policy.ground_truth_file import GroundTruthError
     from ..policy.keyframes import LabelFileError
     from ..policy.modeling_rewact import CheckpointError
-    from .datasets import DatasetFolderError
+    from .datasets import DatasetFolderError, OutputFolderError
+    from .evaluate import RolloutLogError
 
     return (
         DatasetFolderError,
+        RolloutLogError,
+        OutputFolderError,
         CheckpointError,
         LabelFileError,
         GroundTruthError,
@@ -170,8 +182,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     name = " ".join(argv[:2]) if " ".join(argv[:2]) in COMMANDS else (argv[0] if argv else "")
     if name not in COMMANDS:
-        print(usage(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
-        raise SystemExit(0 if argv[:1] in (["-h"], ["--help"]) else 2)
+        if argv[:1] in (["-h"], ["--help"]):
+            print(usage())
+            raise SystemExit(0)
+        print(usage(), file=sys.stderr)
+        what = f"unknown command {' '.join(argv[:1])!r}" if argv else "no command given"
+        raise SystemExit(f"error: {what}: run `rewact --help` for the list")
     import draccus
 
     config_class, function = _load(COMMANDS[name][1])
@@ -180,7 +196,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             f"error: {policy_options[0]} is not an option of rewact {name} (it takes --policy.path)."
         )
-    cfg = draccus.parse(config_class=config_class, args=args, prog=f"rewact {name}")
+    try:
+        cfg = draccus.parse(config_class=config_class, args=args, prog=f"rewact {name}")
+    except (draccus.utils.DecodingError, draccus.utils.ParsingError) as e:
+        option = re.findall(r"`([^`]+)`", str(e))
+        where = f" (--{option[0]})" if option else ""
+        raise SystemExit(f"error: an option of rewact {name} is not valid{where}: {root_cause(e)}") from None
     if policy_options:
         _check_policy_options(policy_options)
         cfg.policy.options = policy_options

@@ -13,16 +13,51 @@ class DatasetFolderError(FileNotFoundError):
 
 def check_dataset_folder(root: str | Path, flag: str = "--dataset.root") -> Path:
     """`root` as a Path if it holds a LeRobot dataset (meta/info.json), else a DatasetFolderError."""
+    import json
+
     root = Path(root).expanduser()
+    info = root / "meta" / "info.json"
     if not root.exists():
         problem = "does not exist"
-    elif not (root / "meta" / "info.json").is_file():
+    elif not info.is_file():
         problem = "is not a LeRobot dataset folder (no meta/info.json)"
     else:
+        try:
+            doc = json.loads(info.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise DatasetFolderError(
+                f"{info} is not valid JSON ({e}): the dataset's metadata is damaged; restore it from its source."
+            ) from e
+        lacking = [
+            k for k in ("features", "fps", "total_episodes") if not isinstance(doc, dict) or k not in doc
+        ]
+        if lacking:
+            raise DatasetFolderError(
+                f"{info} lacks {lacking}: it is not the metadata of a LeRobot v3 dataset; restore it from its source."
+            )
+        videos = [k for k, f in doc["features"].items() if isinstance(f, dict) and f.get("dtype") == "video"]
+        if videos and not (root / "videos").is_dir():
+            raise DatasetFolderError(
+                f"{root} has video features {videos} but no videos/ folder: copy the dataset's videos too."
+            )
         return root
     raise DatasetFolderError(
         f"{flag}={root} {problem}: point it at a LeRobot v3 dataset folder (meta/info.json, data/, videos/)."
     )
+
+
+def check_episodes(root: Path, episodes: list[int] | None, flag: str = "--dataset.episodes") -> None:
+    """DatasetFolderError if `episodes` names episodes the dataset at `root` does not have."""
+    import json
+
+    if episodes is None:
+        return
+    total = int(json.loads((root / "meta" / "info.json").read_text())["total_episodes"])
+    missing = sorted({int(e) for e in episodes} - set(range(total)))
+    if missing:
+        raise DatasetFolderError(
+            f"{flag} names {missing[:10]}, which {root} does not have (episodes 0..{total - 1})."
+        )
 
 
 @dataclass
@@ -39,7 +74,7 @@ class DatasetArgs:
     video_backend: str | None = None
 
     def folder(self) -> Path:
-        """The dataset folder, checked (never a download)."""
+        """The dataset folder, checked with its episodes (never a download)."""
         if self.root is None:
             if not self.repo_id:
                 raise DatasetFolderError(
@@ -47,8 +82,11 @@ class DatasetArgs:
                 )
             from lerobot.utils.constants import HF_LEROBOT_HOME
 
-            return check_dataset_folder(HF_LEROBOT_HOME / self.repo_id, "--dataset.repo_id (local copy)")
-        return check_dataset_folder(self.root)
+            root = check_dataset_folder(HF_LEROBOT_HOME / self.repo_id, "--dataset.repo_id (local copy)")
+        else:
+            root = check_dataset_folder(self.root)
+        check_episodes(root, self.episodes)
+        return root
 
     def name(self) -> str:
         return self.repo_id or f"local/{self.folder().name}"
@@ -87,3 +125,32 @@ def open_dataset(
         episodes=episodes,
         video_backend=video_backend or (None if torchcodec_usable() else "pyav"),
     )
+
+
+def fresh_output_dir(path: str | Path) -> Path:
+    """`path` if it is new or empty, else a new `<path>-<time>` beside it: earlier results are never
+    overwritten or mixed with new ones. Also checks that the folder can be written."""
+    import time
+
+    path = Path(path)
+    if path.exists() and path.is_dir() and any(path.iterdir()):
+        stamped = path.with_name(f"{path.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while stamped.exists():
+            stamped, n = path.with_name(f"{path.name}-{time.strftime('%Y%m%d-%H%M%S')}-{n}"), n + 1
+        print(f"{path} already holds results: writing to {stamped} instead (nothing is overwritten)")
+        path = stamped
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".rewact-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise OutputFolderError(
+            f"--output_dir={path} cannot be written ({e.strerror}): choose a folder you can write."
+        ) from e
+    return path
+
+
+class OutputFolderError(OSError):
+    """An output folder that cannot be created or written."""

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 
 from . import metrics
-from .datasets import DatasetArgs
+from .datasets import DatasetArgs, DatasetFolderError, fresh_output_dir
 from .detector import DONE, CompletionDetector
 from .inference import PolicyArgs
 from .plots import Panel, plot_calibration, plot_panels
@@ -151,19 +151,25 @@ def tune_detector(curves: list[EpisodeCurve]) -> CompletionDetector:
 
 
 # ------------------------------------------------------------------ sources of curves
-def dataset_curves(policy: PolicyArgs, dataset: DatasetArgs, batch_size: int = 32) -> list[EpisodeCurve]:
+def dataset_curves(
+    policy: PolicyArgs, dataset: DatasetArgs, batch_size: int = 32, labels_path: str | None = None
+) -> list[EpisodeCurve]:
     """Predicted rewards of dataset episodes, with the truth the dataset offers."""
     import torch
     from tqdm import tqdm
 
     from ..policy import ground_truth_file
     from ..policy.labels import RewardTargets
-    from .inference import episode_rewards
+    from .inference import fast_episode_rewards
 
-    policy, pre, _ = policy.load()
     root = dataset.folder()
     meta = dataset.meta()
     episodes = dataset.episodes if dataset.episodes is not None else list(range(meta.total_episodes))
+    if labels_path and not Path(labels_path).is_file():
+        raise DatasetFolderError(f"--labels={labels_path} does not exist: give a keyframe label file.")
+    policy, pre, _ = policy.load()
+    if labels_path:
+        policy.config.reward_labels, policy.config.reward_labels_path = "keyframes", labels_path
     truth = labels = None
     if (root / ground_truth_file.FILENAME).is_file():
         truth = ground_truth_file.read(root)
@@ -173,7 +179,7 @@ def dataset_curves(policy: PolicyArgs, dataset: DatasetArgs, batch_size: int = 3
     curves = []
     for ep in tqdm(episodes, desc="predicting rewards"):
         ds = dataset.open(episodes=[ep])
-        pred = episode_rewards(policy, pre, ds, batch_size)
+        pred = fast_episode_rewards(policy, pre, ds, batch_size)
         if truth is not None:
             t = truth[ep]
             curves.append(
@@ -186,25 +192,86 @@ def dataset_curves(policy: PolicyArgs, dataset: DatasetArgs, batch_size: int = 3
     return curves
 
 
-def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: float) -> list[EpisodeCurve]:
-    """Rewards logged per control step (reward_log_path) with successes from lerobot-eval's eval_info.json."""
-    per_episode: dict[tuple[int, int], list[float]] = {}
-    for line in Path(log_path).read_text().splitlines():
-        rec = json.loads(line)
-        for env_i, r in enumerate(rec["reward"]):
-            per_episode.setdefault((rec["episode"], env_i), []).append(r)
-    successes: list[bool] = []
-    if eval_info and Path(eval_info).is_file():
-        info = json.loads(Path(eval_info).read_text())
-        per_ep = info.get("per_episode") or next(iter(info.get("per_task", [{}])), {}).get("metrics", {}).get(
-            "per_episode", []
+class RolloutLogError(ValueError):
+    """A reward log or eval_info.json that cannot be scored; the message names the file and the fix."""
+
+
+def successes_from_eval_info(path: str | Path) -> list[bool]:
+    """Success of every rollout, in order, from the eval_info.json lerobot-eval writes.
+
+    LeRobot 0.4.4 and 0.6 write `per_task: [{"metrics": {"successes": [...]}}, ...]`; an older
+    layout has `per_episode: [{"success": ...}, ...]`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RolloutLogError(
+            f"--eval_info={path} does not exist: give the eval_info.json lerobot-eval wrote."
         )
-        successes = [bool(e.get("success")) for e in per_ep]
-    curves = []
-    for n, (_, rewards) in enumerate(sorted(per_episode.items())):  # (rollout, env) order = eval_info order
-        success = successes[n] if n < len(successes) else None
-        curves.append(EpisodeCurve(n, np.asarray(rewards), fps, None, success, None))
-    return curves
+    try:
+        info = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RolloutLogError(f"--eval_info={path} is not valid JSON ({e}).") from e
+    if isinstance(info, dict) and isinstance(info.get("per_task"), list):
+        return [bool(s) for task in info["per_task"] for s in task.get("metrics", {}).get("successes", [])]
+    if isinstance(info, dict) and isinstance(info.get("per_episode"), list):
+        return [bool(e["success"]) for e in info["per_episode"]]
+    raise RolloutLogError(
+        f"--eval_info={path} has neither per_task[].metrics.successes nor per_episode[].success: "
+        "is it lerobot-eval's eval_info.json?"
+    )
+
+
+def read_reward_log(path: str | Path) -> list[dict[tuple[int, int], list[float]]]:
+    """The runs in a reward log (`--policy.reward_log_path`): per run, (episode, env) -> rewards."""
+    path = Path(path)
+    if not path.is_file():
+        raise RolloutLogError(
+            f"--rollout_log={path} does not exist: give the file --policy.reward_log_path wrote."
+        )
+    runs: list[dict[tuple[int, int], list[float]]] = [{}]
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            if "run" in rec:  # a later run appended to the same file
+                if runs[-1]:
+                    runs.append({})
+                continue
+            for env_i, r in enumerate(rec["reward"]):
+                runs[-1].setdefault((int(rec["episode"]), env_i), []).append(float(r))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise RolloutLogError(
+                f"--rollout_log={path}, line {n}, is not a reward-log line ({e}): {line[:80]}"
+            ) from e
+    return [run for run in runs if run]
+
+
+def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: float) -> list[EpisodeCurve]:
+    """Rewards logged per control step with the successes of lerobot-eval's eval_info.json.
+
+    A log holding several runs is scored on its last run (the one the eval_info belongs to). Rollouts
+    are matched to eval_info in lerobot-eval's order (rollout, then environment); a different count
+    is an error, never a silent guess.
+    """
+    runs = read_reward_log(log_path)
+    if not runs:
+        raise RolloutLogError(f"--rollout_log={log_path} holds no rewards.")
+    if len(runs) > 1:
+        log.warning("%s holds %d runs: scoring the last one", log_path, len(runs))
+    per_episode = runs[-1]
+    successes: list[bool | None] = [None] * len(per_episode)
+    if eval_info:
+        successes = successes_from_eval_info(eval_info)
+        if len(successes) != len(per_episode):
+            raise RolloutLogError(
+                f"--rollout_log={log_path} has {len(per_episode)} rollouts but --eval_info={eval_info} has "
+                f"{len(successes)}: they are not from the same lerobot-eval run."
+            )
+    return [
+        EpisodeCurve(n, np.asarray(rewards), fps, None, successes[n], None)
+        for n, (_, rewards) in enumerate(sorted(per_episode.items()))
+    ]
 
 
 # ------------------------------------------------------------------ outputs
@@ -280,6 +347,8 @@ class EvaluateConfig:
     output_dir: str = "outputs/evaluate"
     # Frames per reward-only forward pass.
     batch_size: int = 32
+    # A keyframe label file to score against instead of the checkpoint's own labels (without ground truth).
+    labels: str | None = None
     # A --policy.reward_log_path file written during lerobot-eval (instead of a dataset).
     rollout_log: str | None = None
     # lerobot-eval's eval_info.json, for the success of each rollout.
@@ -293,8 +362,8 @@ def run(cfg: EvaluateConfig) -> dict:
     if cfg.rollout_log:
         curves = rollout_curves(cfg.rollout_log, cfg.eval_info, cfg.fps)
     else:
-        curves = dataset_curves(cfg.policy, cfg.dataset, cfg.batch_size)
-    report = write_report(curves, Path(cfg.output_dir))
+        curves = dataset_curves(cfg.policy, cfg.dataset, cfg.batch_size, cfg.labels)
+    report = write_report(curves, fresh_output_dir(cfg.output_dir))
     print(markdown(report))
     print(f"report.json, report.md and plots in {cfg.output_dir}")
     return report

@@ -65,11 +65,9 @@ class PolicyArgs:
     # Training flags of the models a command trains: every other --policy.* flag given lands here.
     options: list[str] = field(default_factory=list)
 
-    def load(self) -> tuple[Any, Any, Any]:
-        """(policy, preprocessor, postprocessor) of the saved model folder, offline."""
-        from lerobot.policies.factory import make_pre_post_processors
-
-        from ..policy.modeling_rewact import CheckpointError, RewACTPolicy
+    def folder(self) -> Path:
+        """The saved model folder, checked: config (a RewACT's), weights, processors."""
+        from ..policy.modeling_rewact import CheckpointError
 
         if not self.path:
             raise CheckpointError(
@@ -86,6 +84,42 @@ class PolicyArgs:
                 f"--policy.path={path} {what}: pass a lerobot-train checkpoint's model folder, "
                 "<run>/checkpoints/<step or last>/pretrained_model."
             )
+        check_checkpoint(path)
+        return path
+
+    def load(self) -> tuple[Any, Any, Any]:
+        """(policy, preprocessor, postprocessor) of the saved model folder, offline."""
+        from lerobot.policies.factory import make_pre_post_processors
+
+        from ..policy.modeling_rewact import RewACTPolicy
+
+        path = self.folder()
         policy = RewACTPolicy.from_pretrained(path)
         pre, post = make_pre_post_processors(policy.config, pretrained_path=str(path))
         return policy, pre, post
+
+
+def check_checkpoint(path: Path) -> None:
+    """CheckpointError unless `path` is a complete RewACT model folder (config, weights, processors)."""
+    import json
+
+    from ..policy.modeling_rewact import CheckpointError
+
+    try:
+        kind = json.loads((path / "config.json").read_text()).get("type")
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"--policy.path={path} has no config.json: the checkpoint is incomplete."
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
+        raise CheckpointError(f"{path / 'config.json'} is damaged ({e}): use another checkpoint.") from e
+    if kind != "rewact":
+        raise CheckpointError(
+            f"--policy.path={path} holds a '{kind}' policy, not a RewACT: only RewACT checkpoints predict rewards."
+        )
+    for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
+        if not (path / name).is_file():
+            raise CheckpointError(
+                f"--policy.path={path} lacks {name}: the checkpoint is incomplete (lerobot-train saves it beside "
+                "model.safetensors); use another checkpoint."
+            )

@@ -160,6 +160,10 @@ def run(cfg: ProgressConfig) -> Path:
     out = Path(cfg.output_dir)
     settings = {k: v for k, v in asdict(cfg).items() if k != "inference_batch_size"}
     settings["dataset"]["root"] = str(root.resolve())
+    if cfg.policy.path:
+        cfg.policy.folder()  # checked before any folder is made
+    else:
+        fold_split(episodes, cfg.folds, cfg.seed)  # checks --folds before any folder is made
     _check_resume(out, settings)
     if cfg.policy.path:
         rewards = _score(cfg.policy, cfg.dataset, episodes, cfg.inference_batch_size)

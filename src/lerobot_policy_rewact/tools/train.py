@@ -13,21 +13,33 @@ config is checked and completed for offline, local work:
 # annotation of `_checked_train`'s first parameter, which must be a class, not a string.
 
 import logging
+import os
 import sys
+from pathlib import Path
 
 from lerobot.configs import parser
 from lerobot.configs.train import TrainPipelineConfig
 
 from .. import compat
-from .datasets import DatasetFolderError, check_dataset_folder
+from .datasets import DatasetFolderError, check_dataset_folder, check_episodes
 
 log = logging.getLogger(__name__)
 
 
 def check_train_config(cfg: TrainPipelineConfig) -> None:
-    """Raise DatasetFolderError for a dataset that is not there; pick a video decoder that works."""
+    """Raise DatasetFolderError for a dataset, episodes or output folder that cannot work, before any
+    training; pick a video decoder that works."""
     if cfg.dataset.root is not None:
-        check_dataset_folder(cfg.dataset.root)
+        root = check_dataset_folder(cfg.dataset.root)
+        check_episodes(root, cfg.dataset.episodes)
+    if cfg.output_dir is not None and not cfg.resume:
+        out = Path(cfg.output_dir).expanduser().resolve()
+        parent = next((p for p in (out, *out.parents) if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise DatasetFolderError(
+                f"--output_dir={cfg.output_dir} cannot be created ({parent} is not a writable folder): choose a "
+                "folder you can write, before hours of training are lost at the first checkpoint."
+            )
     if cfg.dataset.video_backend == "torchcodec" and not compat.torchcodec_usable():
         log.info("torchcodec cannot load FFmpeg here: decoding videos with PyAV")
         cfg.dataset.video_backend = "pyav"
@@ -53,4 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     register_third_party_plugins()
     argv = sys.argv[1:] if argv is None else argv
     sys.argv = [sys.argv[0], *compat.train_flag_aliases(argv)]  # LeRobot's parser reads sys.argv
-    _checked_train()
+    import draccus
+
+    try:
+        _checked_train()
+    except (draccus.utils.DecodingError, draccus.utils.ParsingError) as e:
+        from .cli import root_cause
+
+        sys.exit(f"error: a training flag is not valid: {root_cause(e)}")

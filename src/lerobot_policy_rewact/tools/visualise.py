@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .datasets import DatasetArgs
+from .datasets import DatasetArgs, fresh_output_dir
 from .inference import PolicyArgs
 from .plots import Panel, plot_panels
 
@@ -57,8 +57,7 @@ def run(cfg: VisualiseConfig) -> list[Path]:
     if not cfg.dataset.episodes:
         raise SystemExit("error: say which episodes to draw: --dataset.episodes=[24] (or [24,25,...])")
     policy, pre, post = cfg.policy.load()
-    out_dir = Path(cfg.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = fresh_output_dir(cfg.output_dir)
     camera_keys = list(policy.config.image_features)
     truth_of = _truth_source(root, policy, cfg.dataset.meta())
     written = []
