@@ -175,7 +175,12 @@ def test_rollout_scoring(tmp_path):
         lines += [json.dumps({"episode": ep, "step": t, "reward": [float(r)]}) for t, r in enumerate(curve)]
     log.write_text("\n".join(lines))
     info = tmp_path / "eval_info.json"
-    info.write_text(json.dumps({"per_episode": [{"success": True}, {"success": False}]}))
+    # the layout lerobot-eval 0.4.4 and 0.6.1 write (tests/fixtures holds files from real runs)
+    info.write_text(
+        json.dumps(
+            {"per_task": [{"task_group": "aloha", "task_id": 0, "metrics": {"successes": [True, False]}}]}
+        )
+    )
     curves = evaluate.rollout_curves(log, info, fps=50)
     report = evaluate.write_report(curves, tmp_path / "out")
     assert report["summary"]["auroc_final_reward"] == 1.0

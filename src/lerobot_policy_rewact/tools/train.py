@@ -53,7 +53,25 @@ def _checked_train(cfg: TrainPipelineConfig) -> None:
         sys.exit(f"error: {e}")
     from lerobot.scripts.lerobot_train import train
 
-    train(cfg)
+    try:
+        train(cfg)
+    except KeyboardInterrupt:
+        sys.exit(interrupted_message(cfg))
+
+
+def interrupted_message(cfg: TrainPipelineConfig) -> str:
+    """What Ctrl-C left behind: the checkpoint to resume from, or plainly that nothing was saved."""
+    last = Path(cfg.output_dir) / "checkpoints" / "last" if cfg.output_dir else None
+    if last is not None and (last / "pretrained_model" / "model.safetensors").is_file():
+        step = last.resolve().name
+        return (
+            f"interrupted: training stopped; the last checkpoint (step {step}) is intact. Resume with "
+            f"--config_path={last / 'pretrained_model' / 'train_config.json'} --resume=true"
+        )
+    return (
+        "interrupted: training stopped before its first checkpoint, so nothing was saved "
+        "(a shorter --save_freq saves earlier)."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
