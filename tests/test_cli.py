@@ -226,3 +226,22 @@ def test_demo_runs_end_to_end_small(cli_dir):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["summary"]["episodes"] == 1 and metrics["train_steps"] == 2
     assert (out / "report.md").is_file() and (out / "reward_curves.png").is_file()
+
+
+def test_the_readme_label_example_passes_labels_check_on_the_quick_start_dataset(tmp_path):
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    marker = re.search(r"rewact marker-data (.*?)\n\n", readme, re.S).group(1).replace("\\\n", " ").split()
+    root = tmp_path / "marker"
+    _ok(
+        rewact(
+            "marker-data",
+            *[f"--dataset.root={root}" if a.startswith("--dataset.root=") else a for a in marker],
+        )
+    )
+    example = re.search(r"```json\n(.*?)```", readme, re.S).group(1)
+    labels = tmp_path / "labels.json"
+    labels.write_text(example)
+    proc = rewact("labels", "check", f"--labels={labels}", f"--dataset.root={root}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr

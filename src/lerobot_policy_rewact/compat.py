@@ -25,6 +25,10 @@ def _has_reward_models() -> bool:
     return True
 
 
+# LeRobot 0.5+ prints the numeric values of a policy's forward dict in the console; 0.4.4 sends them to
+# wandb only.
+PRINTS_POLICY_METRICS = Version("0.5") <= LEROBOT_VERSION
+
 # LeRobot 0.6 added reward models (`lerobot.rewards`, `RewardModelConfig`); 0.4.4 has none.
 HAS_REWARD_MODELS = _has_reward_models()
 

@@ -25,6 +25,7 @@ from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor
 from torch.nn import functional as F  # noqa: N812
 
+from .. import compat
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig
 from .labels import RewardTargets
@@ -43,6 +44,23 @@ _LOADING_CHECKPOINT = contextvars.ContextVar("rewact_loading_checkpoint", defaul
 
 class CheckpointError(RuntimeError):
     """A RewACT checkpoint cannot be loaded (missing, corrupt, or for another shape)."""
+
+
+class ConsoleMetrics:
+    """RewACT's training numbers in the console every `every` steps, for LeRobot releases that send the
+    policy's own numbers only to wandb (0.4.4); newer releases print them themselves."""
+
+    def __init__(self, every: int = 100):
+        self.every, self.steps, self.sums = every, 0, {}
+
+    def add(self, info: dict[str, float]) -> None:
+        self.steps += 1
+        for key in ("reward_loss", "reward_mae", "action_frames_share"):
+            self.sums[key] = self.sums.get(key, 0.0) + info[key]
+        if self.steps % self.every == 0:
+            means = " ".join(f"{k}:{v / self.every:.3f}" for k, v in self.sums.items())
+            log.info("rewact step:%d %s", self.steps, means)
+            self.sums = {}
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -84,6 +102,7 @@ class RewACTPolicy(ACTPolicy):
             RewardTargets.from_config(config, dataset_meta) if dataset_meta is not None else None
         )
         self._rabc = SampleWeights.from_config(config) if config.rabc_progress_path else None
+        self._console = ConsoleMetrics()
 
     # ------------------------------------------------------------------ feature capture
     def _on_encoder_output(self, module: torch.nn.Module, args: Any, output: Tensor) -> None:
@@ -174,6 +193,8 @@ class RewACTPolicy(ACTPolicy):
             }
             if kld is not None:
                 info["kld_loss"] = kld[trained].mean().item() if trained.any() else 0.0
+        if self.training and not compat.PRINTS_POLICY_METRICS:
+            self._console.add(info)
         if reduction == "none":
             return per_sample, info
         action_mean = (weight * action_loss).sum() / trained.sum().clamp(min=1)

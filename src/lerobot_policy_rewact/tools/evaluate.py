@@ -50,8 +50,13 @@ def _smoothed_max(pred: np.ndarray, fps: float, seconds: float = 0.5) -> float:
     )
 
 
-def score(curves: list[EpisodeCurve], detector: CompletionDetector) -> dict:
-    """Every metric over a set of episodes (see the module docstring)."""
+def score(
+    curves: list[EpisodeCurve],
+    detector: CompletionDetector,
+    held_out: dict[int, CompletionDetector] | None = None,
+) -> dict:
+    """Every metric over a set of episodes (see the module docstring). With `held_out`, each episode's
+    detector timing comes from its own detector (tuned without it: cross-validated)."""
     rows, timing, false_done = {}, [], 0
     for c in curves:
         row: dict[str, Any] = {
@@ -66,8 +71,9 @@ def score(curves: list[EpisodeCurve], detector: CompletionDetector) -> dict:
             row["correlation"] = (
                 float(stats.pearsonr(c.pred, c.truth).statistic) if np.std(c.truth) > 0 else None
             )
-        detector.fps = c.fps
-        state, frame = detector.run(c.pred)
+        det = (held_out or {}).get(c.episode, detector)
+        det.fps = c.fps
+        state, frame = det.run(c.pred)
         row["detector"] = {"state": state, "frame": frame}
         if c.success is not False and c.completion_frame is not None and state == DONE:
             row["completion_error_s"] = (frame - c.completion_frame) / c.fps
@@ -275,7 +281,9 @@ def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: floa
 
 
 # ------------------------------------------------------------------ outputs
-def plot_curves(curves: list[EpisodeCurve], path: Path, title: str = "") -> Path:
+def plot_curves(
+    curves: list[EpisodeCurve], path: Path, title: str = "", detections: dict[int, dict] | None = None
+) -> Path:
     """Predicted (and true) reward of every episode, one row each."""
     panels = []
     for c in curves:
@@ -284,7 +292,10 @@ def plot_curves(curves: list[EpisodeCurve], path: Path, title: str = "") -> Path
         if c.truth is not None:
             panel.curves["truth"] = c.truth
         if c.completion_frame is not None:
-            panel.vlines.append((c.completion_frame, "C2"))
+            panel.vlines.append((c.completion_frame, "C2", "true completion"))
+        if detections and detections.get(c.episode, {}).get("frame") is not None:
+            fired = detections[c.episode]
+            panel.vlines.append((fired["frame"], "C3", f"detector: {fired['state']}"))
         panels.append(panel)
     return plot_panels(panels, path, title, height=1.9)
 
@@ -313,20 +324,40 @@ def markdown(report: dict) -> str:
     lines.append(
         f"| detector | done >= {d['done_threshold']}, smoothing {d['smoothing_s']} s, hold {d['hold_s']} s |"
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + LEGEND + "\n"
+
+
+LEGEND = """What the rows mean:
+- voc_successes_mean/min: Spearman correlation of the reward with time on successful episodes (1 = always rising).
+- mae, correlation: mean absolute error and Pearson correlation to the truth (ground truth, else the labels).
+- auroc_final_reward / auroc_max_smoothed_reward: probability that a success scores above a failure, by the
+  reward over the last 0.5 s / by the highest 0.5 s average (0.5 = chance, 1 = perfect separation).
+- completion_detected: successes where the detector said "done"; completion_error_*: when it fired minus the
+  true completion, in seconds (positive = late), timed leave-one-out (see detector_tuning in report.json).
+- false_completions_on_failures: failed episodes the detector called done."""
 
 
 def write_report(curves: list[EpisodeCurve], out_dir: Path, tune: bool = True, title: str = "") -> dict:
     """Score, tune the detector, and write report.json, report.md, reward_curves.png, calibration.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    detector = (
-        tune_detector(curves)
-        if tune and any(c.completion_frame is not None for c in curves)
-        else CompletionDetector()
+    tunable = tune and sum(c.completion_frame is not None for c in curves) >= 2
+    detector = tune_detector(curves) if tunable else CompletionDetector()
+    # Timing is scored on detectors tuned without the episode they time (leave-one-out), so the
+    # report never grades the detector on the episodes it was tuned on; `detector` (tuned on all)
+    # is the setting to use on new data.
+    held_out = (
+        {c.episode: tune_detector([o for o in curves if o is not c]) for c in curves} if tunable else None
     )
-    report = score(curves, detector)
-    report["plots"] = [str(plot_curves(curves, out_dir / "reward_curves.png", title))]
+    report = score(curves, detector, held_out)
+    report["summary"]["detector_tuning"] = (
+        "thresholds tuned on all these episodes; timing scored leave-one-out (each episode timed by a detector "
+        "tuned on the others)"
+        if tunable
+        else "default thresholds (nothing to tune on)"
+    )
+    detections = {ep: row["detector"] for ep, row in report["episodes"].items()}
+    report["plots"] = [str(plot_curves(curves, out_dir / "reward_curves.png", title, detections))]
     if report["summary"]["calibration"]:
         report["plots"].append(
             str(plot_calibration(report["summary"]["calibration"], out_dir / "calibration.png"))

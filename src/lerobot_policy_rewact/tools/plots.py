@@ -23,7 +23,7 @@ class Panel:
     curves: dict[str, np.ndarray]  # legend label -> per-frame values; the first is drawn solid
     styles: dict[str, str] = field(default_factory=dict)  # legend label -> matplotlib format
     marks: list[tuple[float, float, str]] = field(default_factory=list)  # (frame, value, colour) markers
-    vlines: list[tuple[float, str]] = field(default_factory=list)  # (frame, colour)
+    vlines: list[tuple[float, str, str]] = field(default_factory=list)  # (frame, colour, legend label)
 
 
 def plot_panels(panels: Sequence[Panel], path: str | Path, title: str = "", height: float = 2.0) -> Path:
@@ -35,8 +35,8 @@ def plot_panels(panels: Sequence[Panel], path: str | Path, title: str = "", heig
             ax.plot(t, values, p.styles.get(label, "-"), lw=1.2, label=label)
         for frame, value, colour in p.marks:
             ax.plot(frame / p.fps, value, "o", color=colour, ms=5)
-        for frame, colour in p.vlines:
-            ax.axvline(frame / p.fps, color=colour, lw=0.8)
+        for frame, colour, label in p.vlines:
+            ax.axvline(frame / p.fps, color=colour, lw=0.9, ls="--", label=label)
         ax.set_ylim(-0.05, 1.05)
         ax.set_ylabel("reward")
         ax.set_title(p.title, fontsize=9)
@@ -44,7 +44,7 @@ def plot_panels(panels: Sequence[Panel], path: str | Path, title: str = "", heig
     axes[-1, 0].set_xlabel("time (s)")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

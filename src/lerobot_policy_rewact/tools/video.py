@@ -62,9 +62,14 @@ def write_reward_video(
             canvas.paste(Image.fromarray(images[t]).resize((width, img_h), Image.NEAREST), (0, 0))
             draw = ImageDraw.Draw(canvas)
             top, plot_h = img_h + 18, PLOT_HEIGHT - 24
-            for level in (0.0, 0.5, 1.0):
+            for level in (0.0, 0.5, 1.0):  # reward axis: grid lines with their values
                 y = top + (1 - level) * (plot_h - 1)
-                draw.line([(0, y), (width, y)], fill=(230, 230, 230))
+                draw.line([(22, y), (width, y)], fill=(230, 230, 230))
+                draw.text((1, y - 5), f"{level:.1f}", fill=(120, 120, 120))
+            for second in range(0, int(n / fps) + 1, max(1, int(n / fps) // 6 or 1)):  # time axis ticks
+                x_tick = second * fps * (width - 1) / max(n - 1, 1)
+                draw.line([(x_tick, top + plot_h - 3), (x_tick, top + plot_h)], fill=(120, 120, 120))
+                draw.text((x_tick + 2, top + plot_h - 12), f"{second}s", fill=(150, 150, 150))
             if labels is not None and t > 0:
                 draw.line(_points(labels, t, width, top, plot_h, n), fill=GREY, width=2)
             if t > 0:
