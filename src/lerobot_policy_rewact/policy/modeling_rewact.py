@@ -298,9 +298,10 @@ class RewACTPolicy(ACTPolicy):
             self._log.new_episode()
 
     # ------------------------------------------------------------------ saving and loading
-    def _save_pretrained(self, save_directory: Path) -> None:
-        """LeRobot's save, plus a copy of the label file, so the checkpoint evaluates anywhere."""
-        super()._save_pretrained(save_directory)
+    def _save_pretrained(self, save_directory: Path, **kwargs: Any) -> None:
+        """LeRobot's save (0.6 passes `state_dict=`), plus a copy of the label file, so the checkpoint
+        evaluates anywhere."""
+        super()._save_pretrained(save_directory, **kwargs)
         source = self.config.reward_labels_path
         if source and Path(source).expanduser().is_file():
             shutil.copyfile(Path(source).expanduser(), Path(save_directory) / LABELS_COPY)
