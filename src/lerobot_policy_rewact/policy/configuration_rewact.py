@@ -28,20 +28,23 @@ def _declared_fields(source: type) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(source) if f.name in own]
 
 
-def _adopt_fields(source: type) -> typing.Callable[[type], type]:
-    """Class decorator (apply before `@dataclass`): copy the fields `source` declares itself.
+def adopt_fields(
+    source: type, inherited: bool = False, skip: typing.Collection[str] = ()
+) -> typing.Callable[[type], type]:
+    """Class decorator (apply before `@dataclass`): copy the fields `source` declares itself (with
+    `inherited`, all its fields), except those in `skip`.
 
     Fields the target declares itself win. Defaults are copied; mutable defaults keep their
     factories, so no two configs share a dict.
     """
     hints = typing.get_type_hints(source)
-    declared = _declared_fields(source)
+    declared = dataclasses.fields(source) if inherited else _declared_fields(source)
 
     def decorate(cls: type) -> type:
         own = dict(cls.__dict__.get("__annotations__", {}))
         adopted = {}
         for f in declared:
-            if f.name in own:
+            if f.name in own or f.name in skip:
                 continue
             adopted[f.name] = hints[f.name]
             if f.default_factory is not dataclasses.MISSING:
@@ -56,7 +59,7 @@ def _adopt_fields(source: type) -> typing.Callable[[type], type]:
 
 @PreTrainedConfig.register_subclass("rewact")
 @dataclass
-@_adopt_fields(ACTConfig)
+@adopt_fields(ACTConfig)
 class RewACTConfig(PreTrainedConfig):
     """ACT's options (chunk_size, dim_model, use_vae, ... exactly as `--policy.type=act` has them)
     plus the reward head's.

@@ -8,11 +8,12 @@ the `ground_truth` label source and `rewact evaluate` read it. Its layout is the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .json_files import read_json
 
 FILENAME = "rewact_ground_truth.json"
 FORMAT, VERSION = "rewact-ground-truth", 1
@@ -89,10 +90,7 @@ def read_file(path: Path) -> dict[int, EpisodeTruth]:
         raise GroundTruthMissingError(
             f"{path} does not exist: this dataset has no RewACT ground truth (only the built-in demo data has one)."
         )
-    try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise GroundTruthError(f"{path} is not valid JSON ({e}).") from e
+    doc = read_json(path, GroundTruthError, "does not exist.")
     if isinstance(doc, dict) and (doc.get("format"), doc.get("version")) != (FORMAT, VERSION):
         raise GroundTruthError(
             f"{path} is format {doc.get('format')!r} version {doc.get('version')!r}; "

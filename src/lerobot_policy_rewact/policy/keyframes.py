@@ -31,7 +31,6 @@ error, as configured.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from scipy.interpolate import PchipInterpolator
 
 from . import label_file
 from .episodes import EpisodeTable
+from .json_files import read_json
 
 
 @dataclass(frozen=True)
@@ -241,13 +241,9 @@ def _mark_failed(
 
 def load(path: str | Path) -> Any:
     """Read a label file's JSON; LabelFileError (naming the file and line) if it is not JSON."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise FileNotFoundError(f"label file {path} does not exist")
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LabelFileError(f"{path} is not valid JSON: {e}") from e
+    return read_json(path, LabelFileError, "does not exist")
 
 
 def check_file(

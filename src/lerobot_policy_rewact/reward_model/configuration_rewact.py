@@ -9,33 +9,14 @@ from typing import Any
 
 from lerobot.configs.rewards import RewardModelConfig
 
-from ..policy.configuration_rewact import RewACTConfig as RewACTPolicyConfig
-
-
-def _policy_fields(cls: type) -> type:
-    """Class decorator (before `@dataclass`): add the policy config's fields that `cls` lacks."""
-    own = {f.name for f in dataclasses.fields(RewardModelConfig)}
-    hints = RewACTPolicyConfig.__annotations__ | {
-        f.name: f.type
-        for f in dataclasses.fields(RewACTPolicyConfig)
-        if f.name not in RewACTPolicyConfig.__annotations__
-    }
-    annotations = {}
-    for f in dataclasses.fields(RewACTPolicyConfig):
-        if f.name in own:
-            continue
-        annotations[f.name] = hints[f.name]
-        if f.default_factory is not dataclasses.MISSING:
-            setattr(cls, f.name, dataclasses.field(default_factory=f.default_factory))
-        else:
-            setattr(cls, f.name, f.default)
-    cls.__annotations__ = {**annotations, **cls.__dict__.get("__annotations__", {})}
-    return cls
+from ..policy.configuration_rewact import RewACTConfig as RewACTPolicyConfig, adopt_fields
 
 
 @RewardModelConfig.register_subclass("rewact")
 @dataclass
-@_policy_fields
+@adopt_fields(
+    RewACTPolicyConfig, inherited=True, skip={f.name for f in dataclasses.fields(RewardModelConfig)}
+)
 class RewACTConfig(RewardModelConfig):
     """A RewACT checkpoint seen as a reward model (progress in [0, 1] per frame)."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +28,15 @@ import numpy as np
 
 from . import metrics
 from .datasets import DatasetArgs
-from .inference import PolicyArgs
 from .progress import FILENAME, ProgressConfig, run as run_progress
 
 
 @dataclass
-class AuditConfig:
+class AuditConfig(ProgressConfig):
     """Rank a dataset's episodes by how suspicious their cross-fitted reward curves look."""
 
-    dataset: DatasetArgs = field(default_factory=DatasetArgs)
-    # A trained RewACT to score every episode with (instead of k cross-fitted fold models).
-    policy: PolicyArgs = field(default_factory=PolicyArgs)
     # Where audit.json, audit.html and the fold models are written.
     output_dir: str = "outputs/audit"
-    # Folds of the cross-fitting: each episode is scored by a model trained on the other folds.
-    folds: int = 5
-    # Training steps per fold model.
-    steps: int = 2000
-    # Training batch size of the fold models.
-    batch_size: int = 16
-    # Seeds the fold split and the trainings.
-    seed: int = 1000
     # Episodes flagged in the table and the report: the top share by anomaly_score.
     flag_share: float = 0.2
     # Thumbnails per episode in the HTML report.
@@ -198,15 +186,8 @@ def run(cfg: AuditConfig) -> list[dict]:
         raise SystemExit(
             f"error: --output_dir={out} already holds an audit; choose a new folder (nothing was overwritten)."
         )
-    progress = ProgressConfig(
-        dataset=cfg.dataset,
-        policy=cfg.policy,
-        output_dir=str(out / "progress"),
-        folds=cfg.folds,
-        steps=cfg.steps,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-    )
+    progress = ProgressConfig(**{f.name: getattr(cfg, f.name) for f in fields(ProgressConfig)})
+    progress.output_dir = str(out / "progress")
     table = pd.read_parquet(
         run_progress(progress) if not (out / "progress" / FILENAME).is_file() else out / "progress" / FILENAME
     )

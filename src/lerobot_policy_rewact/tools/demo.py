@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .presets import CPU, policy_flags
+from .presets import CPU, TrainingArgs, policy_flags
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class DemoDataset:
 
 
 @dataclass
-class DemoConfig:
+class DemoConfig(TrainingArgs):
     """The main job end to end: generate the demo data, train RewACT, score it on held-out episodes."""
 
     # Demo dataset folder (generated there if missing, reused if it holds the same spec).
@@ -45,12 +45,6 @@ class DemoConfig:
     num_episodes: int = 40
     # Episodes held out of training (the same success/failure mix as the rest).
     held_out: int = 10
-    # Training steps.
-    steps: int = 1000
-    # Training batch size.
-    batch_size: int = 16
-    # Training seed.
-    seed: int = 1000
 
 
 def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:

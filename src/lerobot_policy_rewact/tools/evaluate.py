@@ -17,17 +17,18 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from ..policy.json_files import read_json
 from . import metrics
 from .datasets import DatasetArgs, DatasetFolderError, fresh_output_dir
 from .detector import DONE, CompletionDetector
-from .inference import PolicyArgs
+from .inference import PolicyArgs, ScoringArgs
 from .plots import Panel, plot_calibration, plot_panels
 
 log = logging.getLogger(__name__)
@@ -208,15 +209,9 @@ def successes_from_eval_info(path: str | Path) -> list[bool]:
     LeRobot 0.4.4 and 0.6 write `per_task: [{"metrics": {"successes": [...]}}, ...]`; an older
     layout has `per_episode: [{"success": ...}, ...]`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise RolloutLogError(
-            f"--eval_info={path} does not exist: give the eval_info.json lerobot-eval wrote."
-        )
-    try:
-        info = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RolloutLogError(f"--eval_info={path} is not valid JSON ({e}).") from e
+    info = read_json(
+        path, RolloutLogError, "does not exist: give the eval_info.json lerobot-eval wrote.", "--eval_info="
+    )
     if isinstance(info, dict) and isinstance(info.get("per_task"), list):
         return [bool(s) for task in info["per_task"] for s in task.get("metrics", {}).get("successes", [])]
     if isinstance(info, dict) and isinstance(info.get("per_episode"), list):
@@ -369,11 +364,9 @@ def write_report(curves: list[EpisodeCurve], out_dir: Path, tune: bool = True, t
 
 # ------------------------------------------------------------------ the command
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(ScoringArgs):
     """Reward quality of a trained RewACT on dataset episodes, or of rewards logged during lerobot-eval."""
 
-    dataset: DatasetArgs = field(default_factory=DatasetArgs)
-    policy: PolicyArgs = field(default_factory=PolicyArgs)
     # Where report.json, report.md and the plots are written.
     output_dir: str = "outputs/evaluate"
     # Frames per reward-only forward pass.

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .datasets import DatasetArgs
+
 
 @torch.no_grad()
 def episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 32) -> np.ndarray:
@@ -123,3 +125,11 @@ def check_checkpoint(path: Path) -> None:
                 f"--policy.path={path} lacks {name}: the checkpoint is incomplete (lerobot-train saves it beside "
                 "model.safetensors); use another checkpoint."
             )
+
+
+@dataclass
+class ScoringArgs:
+    """The dataset a command reads and the trained RewACT it scores with (`--dataset.*`, `--policy.*`)."""
+
+    dataset: DatasetArgs = field(default_factory=DatasetArgs)
+    policy: PolicyArgs = field(default_factory=PolicyArgs)

@@ -7,6 +7,7 @@ Both start the backbone from random weights, so nothing is downloaded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 OFFLINE: dict[str, Any] = {"device": "cpu", "pretrained_backbone_weights": None}
@@ -41,3 +42,15 @@ CPU: dict[str, Any] = {
 def policy_flags(options: dict[str, Any]) -> list[str]:
     """`--policy.<name>=<value>` flags for lerobot-train (None is written as null)."""
     return [f"--policy.{k}={'null' if v is None else v}" for k, v in options.items()]
+
+
+@dataclass
+class TrainingArgs:
+    """How the tools train their models (LeRobot's names: `--steps`, `--batch_size`, `--seed`)."""
+
+    # Training steps of each model.
+    steps: int = 1000
+    # Training batch size.
+    batch_size: int = 16
+    # Seeds the training (and any split of episodes).
+    seed: int = 1000

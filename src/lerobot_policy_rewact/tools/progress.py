@@ -18,7 +18,7 @@ import json
 import logging
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,29 +26,22 @@ import numpy as np
 from tqdm import tqdm
 
 from .datasets import DatasetArgs
-from .inference import PolicyArgs
+from .inference import PolicyArgs, ScoringArgs
+from .presets import TrainingArgs
 
 log = logging.getLogger(__name__)
 FILENAME = "progress.parquet"
 
 
 @dataclass
-class ProgressConfig:
-    """Per-frame progress of a dataset for RA-BC, cross-fitted over k folds or from one checkpoint."""
+class ProgressConfig(ScoringArgs, TrainingArgs):
+    """Per-frame progress of a dataset for RA-BC, cross-fitted over k folds or from one checkpoint
+    (`--policy.path`: a trained RewACT scores every episode instead of k fold models)."""
 
-    dataset: DatasetArgs = field(default_factory=DatasetArgs)
-    # A trained RewACT to score every episode with (instead of training k fold models).
-    policy: PolicyArgs = field(default_factory=PolicyArgs)
     # Where progress.parquet, the fold models and their rewards are written.
     output_dir: str = "outputs/progress"
     # Folds: each episode is scored by a model trained on the other folds.
     folds: int = 5
-    # Training steps per fold model.
-    steps: int = 2000
-    # Training batch size of the fold models.
-    batch_size: int = 16
-    # Seeds the fold split and the trainings.
-    seed: int = 1000
     # Frames per reward-only forward pass.
     inference_batch_size: int = 64
 

@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from .datasets import DatasetArgs, fresh_output_dir
-from .inference import PolicyArgs
+from .datasets import fresh_output_dir
+from .inference import ScoringArgs
 from .plots import Panel, plot_panels
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class VisualiseConfig:
+class VisualiseConfig(ScoringArgs):
     """MP4 and PNG of a trained RewACT's reward on dataset episodes (--dataset.episodes=[24,25])."""
 
-    dataset: DatasetArgs = field(default_factory=DatasetArgs)
-    policy: PolicyArgs = field(default_factory=PolicyArgs)
     # Where episode_<N>.mp4 and episode_<N>.png are written.
     output_dir: str = "outputs/visualise"
 
