@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint schema bench system-deps clean
+.PHONY: demo test lint schema bench bench-failures system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -56,6 +56,11 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 480 640 --rounds 1 --out ../outputs/bench/control_480x640.json
 	$(VENV)/bin/rewact demo-data data/aloha-transfer-demo
 	cd benchmarks && ../$(PY) data_pipeline.py --dataset-root ../data/aloha-transfer-demo --out ../outputs/bench/data_pipeline.json
+	$(PY) benchmarks/inference_speed.py --data data/aloha-transfer-demo
+
+# ACT vs RewACT plain / failures masked / RA-BC on the demo data (about an hour on 2 CPU cores).
+bench-failures: $(STAMP)
+	$(PY) benchmarks/failure_treatments.py --steps 1000 --progress-steps 600 --folds 3
 
 clean:
 	rm -rf $(VENV) outputs

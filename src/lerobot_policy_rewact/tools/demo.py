@@ -71,7 +71,7 @@ def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
         f"--steps={cfg.steps}",
         "--log_freq=100",
         f"--save_freq={cfg.steps}",
-        "--num_workers=1",
+        f"--num_workers={cfg.num_workers}",
         "--wandb.enable=false",
     ]
     log.info("training: %s", " ".join(cmd))

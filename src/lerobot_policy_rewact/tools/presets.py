@@ -54,3 +54,5 @@ class TrainingArgs:
     batch_size: int = 16
     # Seeds the training (and any split of episodes).
     seed: int = 1000
+    # Data-loading worker processes per training (1 suits 2 cores; LeRobot's default is 4).
+    num_workers: int = 1

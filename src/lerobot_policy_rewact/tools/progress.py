@@ -74,6 +74,7 @@ def _train_fold(cfg: ProgressConfig, root: Path, train_episodes: list[int], out:
         "--policy.type=rewact", *cfg.policy.options,
         f"--output_dir={out / 'train'}", "--job_name=rewact-progress-fold", f"--seed={cfg.seed}",
         f"--batch_size={cfg.batch_size}", f"--steps={cfg.steps}", f"--save_freq={cfg.steps}",
+        f"--num_workers={cfg.num_workers}",
         f"--log_freq={max(1, cfg.steps // 10)}", "--wandb.enable=false",
     ]  # fmt: skip
     with (out / "train.log").open("w") as logfile:
