@@ -219,6 +219,10 @@ def _cases(w: Path) -> dict[str, tuple[list[str], str]]:
             ["label", ds, f"--audit={w / 'nope.json'}", "--open_browser=false"],
             "--audit=",
         ),
+        "label: label file not JSON": (
+            ["label", ds, f"--labels={w / 'not_json.json'}", "--open_browser=false"],
+            "is not valid JSON",
+        ),
         "label: missing dataset": (
             ["label", f"--dataset.root={w / 'nope'}", "--open_browser=false"],
             "does not exist",

@@ -91,6 +91,25 @@ def score_episodes(curves: dict[int, np.ndarray], fps: float) -> list[dict[str, 
     return rows
 
 
+def ground_truth_check(root: Path, rows: list[dict]) -> dict | None:
+    """How well the ranking finds the failed episodes, when the dataset has ground truth (the demo)."""
+    from ..policy import ground_truth_file
+
+    if not (root / ground_truth_file.FILENAME).is_file():
+        return None
+    truth = ground_truth_file.read(root)
+    failed = [r for r in rows if r["episode"] in truth and not truth[r["episode"]].success]
+    ok = [r for r in rows if r["episode"] in truth and truth[r["episode"]].success]
+    if not failed or not ok:
+        return None
+    top = {r["episode"] for r in rows[: len(failed)]}
+    return {
+        "failures": len(failed),
+        "auroc": metrics.auroc([r["anomaly_score"] for r in failed], [r["anomaly_score"] for r in ok]),
+        "precision_at_k": len(top & {r["episode"] for r in failed}) / len(failed),
+    }
+
+
 def _png(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
@@ -202,6 +221,9 @@ def run(cfg: AuditConfig) -> list[dict]:
         row["flagged"] = row["rank"] <= flagged
     source = "one checkpoint" if cfg.policy.path else f"{cfg.folds}-fold cross-fitted models"
     doc = {"dataset": str(cfg.dataset.folder()), "curves_from": source, "fps": fps, "episodes": rows}
+    check = ground_truth_check(cfg.dataset.folder(), rows)
+    if check:
+        doc["ground_truth_check"] = check
     (out / "audit.json").write_text(json.dumps(doc, indent=1))
     html = write_html(
         out / "audit.html",
@@ -214,6 +236,11 @@ def run(cfg: AuditConfig) -> list[dict]:
         f"RewACT audit of {cfg.dataset.name()}",
     )
     print(markdown(rows, flagged))
+    if check:
+        print(
+            f"against the dataset's ground truth ({check['failures']} failed episodes): ROC-AUC "
+            f"{check['auroc']:.3f}, precision of the top {check['failures']} {check['precision_at_k']:.2f}"
+        )
     print(f"audit.json and {html.name} in {out}")
     return rows
 

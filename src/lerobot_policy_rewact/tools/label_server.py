@@ -26,6 +26,7 @@ import numpy as np
 
 from ..policy import keyframes
 from ..policy.episodes import EpisodeTable, episode_table
+from ..policy.json_files import read_json
 from ..policy.labels import LinearProgress
 from .datasets import DatasetArgs
 from .inference import PolicyArgs
@@ -65,7 +66,13 @@ class LabelStore:
         self.lock = threading.Lock()
         raw = path.read_bytes() if path.is_file() else None
         self.base_sha = _sha(raw)
-        self.saved = json.loads(raw) if raw else {"repo_id": repo_id, "episodes": {}}
+        self.saved = (
+            read_json(path, keyframes.LabelFileError, "does not exist", "--labels=")
+            if raw
+            else {"repo_id": repo_id, "episodes": {}}
+        )
+        if not isinstance(self.saved, dict):
+            raise keyframes.LabelFileError(f"--labels={path} holds no JSON object: it is not a label file.")
         self.draft: dict | None = None
 
     def document(self) -> dict:
@@ -140,7 +147,7 @@ class FrameCache:
         return out
 
 
-def _overlays(cfg: LabelConfig, table: EpisodeTable) -> dict[int, dict[str, list[float]]]:
+def _overlays(cfg: LabelConfig) -> dict[int, dict[str, list[float]]]:
     """Per-episode curves to draw under the labels: an audit's, a checkpoint's prediction."""
     out: dict[int, dict[str, list[float]]] = {}
     if cfg.audit:
@@ -163,7 +170,7 @@ def create_app(cfg: LabelConfig) -> Any:
     table = episode_table(meta)
     store = LabelStore(Path(cfg.labels), table, meta.repo_id)
     frames = FrameCache(cfg.dataset)
-    overlays = _overlays(cfg, table)
+    overlays = _overlays(cfg)
     audit = {}
     if cfg.audit:
         audit = {r["episode"]: r for r in json.loads(Path(cfg.audit).read_text())["episodes"]}
