@@ -38,6 +38,10 @@ def world(marker_ds, tmp_path_factory):
     broken = w / "broken_info"
     shutil.copytree(ds, broken)
     (broken / "meta" / "info.json").write_text('{"codebase_version": "v3.0", "fea')
+    truncated = w / "truncated_video"
+    shutil.copytree(ds, truncated)
+    video = next((truncated / "videos").glob("**/*.mp4"))
+    video.write_bytes(video.read_bytes()[:200])
     no_videos = w / "no_videos"
     shutil.copytree(ds, no_videos)
     shutil.rmtree(no_videos / "videos")
@@ -91,6 +95,10 @@ def _cases(w: Path) -> dict[str, tuple[list[str], str]]:
         "train: missing dataset": ([*train, f"--dataset.root={w / 'nope'}"], "does not exist"),
         "train: not a dataset": ([*train, f"--dataset.root={w / 'not_a_dataset'}"], "no meta/info.json"),
         "train: truncated info.json": ([*train, f"--dataset.root={w / 'broken_info'}"], "is not valid JSON"),
+        "train: truncated video": (
+            [*train, f"--dataset.root={w / 'truncated_video'}"],
+            "truncated or damaged",
+        ),
         "train: videos missing": ([*train, f"--dataset.root={w / 'no_videos'}"], "no videos/ folder"),
         "train: episodes not in dataset": ([*train, "--dataset.episodes=[0,25]"], "[25]"),
         "train: bad policy option": ([*train, "--policy.reward_head=foo"], "reward_head='foo'"),

@@ -40,10 +40,28 @@ def check_dataset_folder(root: str | Path, flag: str = "--dataset.root") -> Path
             raise DatasetFolderError(
                 f"{root} has video features {videos} but no videos/ folder: copy the dataset's videos too."
             )
+        for video in sorted((root / "videos").glob("**/*.mp4")) if videos else []:
+            _check_video(video)
         return root
     raise DatasetFolderError(
         f"{flag}={root} {problem}: point it at a LeRobot v3 dataset folder (meta/info.json, data/, videos/)."
     )
+
+
+def _check_video(path: Path) -> None:
+    """DatasetFolderError naming `path` when its container cannot be opened (truncated, empty, not a video)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DatasetFolderError(
+                    f"{path} holds no video stream (truncated or damaged): restore the dataset's videos from its source."
+                )
+    except av.error.FFmpegError as e:
+        raise DatasetFolderError(
+            f"{path} cannot be read as a video ({e}): it is truncated or damaged; restore it from the dataset's source."
+        ) from e
 
 
 def check_episodes(root: Path, episodes: list[int] | None, flag: str = "--dataset.episodes") -> None:
