@@ -19,6 +19,9 @@ COMMANDS = [
     "labels check",
     "labels plot",
     "labels from-ground-truth",
+    "progress",
+    "audit",
+    "label",
 ]
 
 

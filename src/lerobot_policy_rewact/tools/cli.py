@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(0)
         print(usage(), file=sys.stderr)
         what = f"unknown command {' '.join(argv[:1])!r}" if argv else "no command given"
-        raise SystemExit(f"error: {what}: run `rewact --help` for the list")
+        print(f"error: {what}: run `rewact --help` for the list", file=sys.stderr)
+        raise SystemExit(2)
     import draccus
 
     config_class, function = _load(COMMANDS[name][1])

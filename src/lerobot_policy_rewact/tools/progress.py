@@ -34,7 +34,7 @@ FILENAME = "progress.parquet"
 
 
 @dataclass
-class ProgressConfig(ScoringArgs, TrainingArgs):
+class ProgressConfig(TrainingArgs, ScoringArgs):
     """Per-frame progress of a dataset for RA-BC, cross-fitted over k folds or from one checkpoint
     (`--policy.path`: a trained RewACT scores every episode instead of k fold models)."""
 
