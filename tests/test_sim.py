@@ -144,6 +144,7 @@ def test_lerobot_eval_runs_a_checkpoint_in_the_simulator_and_logs_rewards(demo_d
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert "run" in lines.pop(0)  # each run starts with its header line
     assert len(lines) >= 12  # one reward per control step, every step
     assert [line["step"] for line in lines[:12]] == list(range(12))
     assert all(0.0 <= line["reward"][0] <= 1.0 for line in lines)
