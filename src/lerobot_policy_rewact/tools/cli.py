@@ -132,7 +132,7 @@ def _check_policy_options(options: list[str]) -> None:
     try:
         draccus.parse(RewACTConfig, args=[f"--{o[len('--policy.') :]}" for o in options], exit_on_error=False)
     except Exception as e:
-        raise SystemExit(f"error: the --policy.* training options are not valid: {e}") from None
+        raise SystemExit(f"error: the --policy.* training options are not valid: {root_cause(e)}") from None
 
 
 def root_cause(error: BaseException) -> str:

@@ -59,6 +59,19 @@ def _checked_train(cfg: TrainPipelineConfig) -> None:
         sys.exit(interrupted_message(cfg))
 
 
+def _check_rewact_options(argv: list[str]) -> None:
+    """Parse a new RewACT's `--policy.*` flags first, so a bad one ends with its own message (LeRobot 0.6
+    prints only "Couldn't instantiate class RewACTConfig")."""
+    from .cli import _check_policy_options, _split_policy_options
+
+    names = {a.split("=", 1)[0] for a in argv}
+    rewact = "--policy.type=rewact" in argv or any(
+        a == "--policy.type" and b == "rewact" for a, b in zip(argv, argv[1:], strict=False)
+    )
+    if rewact and not names & {"--policy.path", "--config_path"}:
+        _check_policy_options(_split_policy_options(argv)[1])
+
+
 def interrupted_message(cfg: TrainPipelineConfig) -> str:
     """What Ctrl-C left behind: the checkpoint to resume from, or plainly that nothing was saved."""
     last = Path(cfg.output_dir) / "checkpoints" / "last" if cfg.output_dir else None
@@ -82,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
 
     register_third_party_plugins()
     argv = sys.argv[1:] if argv is None else argv
+    _check_rewact_options(argv)
     sys.argv = [sys.argv[0], *compat.train_flag_aliases(argv)]  # LeRobot's parser reads sys.argv
     import draccus
 
