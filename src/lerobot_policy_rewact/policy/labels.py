@@ -151,14 +151,11 @@ class RewardTargets:
             targets[span], failed[span] = 0.0, True  # a failed attempt made no progress
         return cls(targets, table, failed)
 
-    @property
-    def failed_share(self) -> float:
-        """Share of the dataset's frames marked as failed."""
-        return float(self._failed.float().mean()) if len(self._failed) else 0.0
-
     def failed(self, index: torch.Tensor) -> torch.Tensor:
-        """Whether the labels mark these frames as failed (shape of `index`, bool)."""
-        self.lookup(index)  # checks the indices and moves the tables to the index's device
+        """Whether the labels mark these frames as failed (shape of `index`, bool). The indices are
+        checked by `lookup`, which training calls first for the same batch."""
+        if self._failed.device != index.device:
+            self._failed = self._failed.to(index.device)
         return self._failed[index.long()]
 
     def __len__(self) -> int:
