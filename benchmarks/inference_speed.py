@@ -1,5 +1,6 @@
 """Reward inference over whole episodes: frame by frame through the dataset vs each episode's video
-decoded once with batched reward-only passes (what `rewact evaluate`, `progress` and `audit` use).
+decoded once with batched reward-only passes (what `rewact evaluate`, `progress` and `audit` use), in
+full precision and with `--policy.use_amp=true` (bfloat16 autocast on a CPU).
 
 A policy of the demo's size (tools/presets.py, untrained: speed does not depend on the weights)
 scores the 10 held-out demo episodes both ways; seconds are counted after loading.
@@ -21,7 +22,7 @@ from lerobot.policies.factory import make_policy, make_pre_post_processors
 from lerobot_policy_rewact import RewACTConfig
 from lerobot_policy_rewact.tools import presets
 from lerobot_policy_rewact.tools.datasets import open_dataset
-from lerobot_policy_rewact.tools.inference import episode_rewards, fast_episode_rewards
+from lerobot_policy_rewact.tools.inference import episode_rewards, fast_episode_rewards, prepare_for_inference
 
 
 def main() -> None:
@@ -35,25 +36,43 @@ def main() -> None:
     torch.manual_seed(0)
     meta = open_dataset(args.data).meta
     config = RewACTConfig(**presets.CPU)
-    policy = make_policy(config, ds_meta=meta)
-    policy.eval()
+    policy = prepare_for_inference(make_policy(config, ds_meta=meta))
     pre, _ = make_pre_post_processors(config, dataset_stats=meta.stats)
     datasets = {ep: open_dataset(args.data, episodes=[ep]) for ep in episodes}
     results = {}
-    for name, fn in (("frame by frame", episode_rewards), ("decoded once, batched", fast_episode_rewards)):
+    runs = (
+        ("frame by frame", episode_rewards, False),
+        ("decoded once, batched", fast_episode_rewards, False),
+        ("decoded once, batched, use_amp", fast_episode_rewards, True),
+    )
+    for name, fn, amp in runs:
+        policy.config.use_amp = amp
         t0 = time.perf_counter()
         curves = {ep: fn(policy, pre, ds) for ep, ds in datasets.items()}
         results[name] = {"seconds": time.perf_counter() - t0, "frames": sum(len(c) for c in curves.values())}
         results[name]["curves"] = curves
-    a, b = (results[k].pop("curves") for k in results)
+    a, b, c = (results[k].pop("curves") for k in results)
     difference = max(float(np.abs(a[ep] - b[ep]).max()) for ep in episodes)
+    amp_difference = max(float(np.abs(b[ep] - c[ep]).max()) for ep in episodes)
     for name, r in results.items():
         print(f"{name:>22}: {r['seconds']:6.1f} s for {len(episodes)} episodes ({r['frames']} frames)")
     speedup = results["frame by frame"]["seconds"] / results["decoded once, batched"]["seconds"]
+    amp_speedup = results["frame by frame"]["seconds"] / results["decoded once, batched, use_amp"]["seconds"]
     print(f"speed-up {speedup:.1f}x; largest difference between the two: {difference:.2e}")
+    print(
+        f"with use_amp: speed-up {amp_speedup:.1f}x; largest difference to full precision: {amp_difference:.2e}"
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
-        json.dumps({"results": results, "speedup": speedup, "max_difference": difference})
+        json.dumps(
+            {
+                "results": results,
+                "speedup": speedup,
+                "max_difference": difference,
+                "amp_speedup": amp_speedup,
+                "amp_max_difference": amp_difference,
+            }
+        )
     )
 
 

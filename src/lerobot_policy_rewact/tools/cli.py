@@ -111,6 +111,7 @@ def _split_policy_options(args: list[str]) -> tuple[list[str], list[str]]:
         takes_next = "=" not in arg and i + 1 < len(args) and not args[i + 1].startswith("--")
         if name.startswith("--policy.") and name not in (
             "--policy.path",
+            "--policy.use_amp",
             "--policy.options",
             "--policy.type",
         ):

@@ -16,7 +16,8 @@ from .datasets import DatasetArgs
 def episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 32) -> np.ndarray:
     """Predicted reward of every frame of `dataset` (in order), shape (num_frames,), frame by frame."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    out = [policy.predict_reward(preprocessor(batch)).float().cpu() for batch in loader]
+    with _autocast(policy):
+        out = [policy.predict_reward(preprocessor(batch)).float().cpu() for batch in loader]
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
@@ -46,16 +47,81 @@ def episode_frames(dataset: Any) -> dict[str, Any]:
     return batch
 
 
+@dataclass
+class EpisodeOutputs:
+    """What one pass over an episode gives, per frame."""
+
+    # Predicted reward, (num_frames,).
+    reward: np.ndarray
+    # Mean |predicted - recorded| over the action chunk that starts at the frame (normalised units), or
+    # None when only rewards were asked for.
+    action_error: np.ndarray | None = None
+
+
+def action_chunk_errors(chunks: torch.Tensor, actions: torch.Tensor) -> np.ndarray:
+    """Per frame i: mean |chunks[i, j] - actions[i + j]| over the chunk steps inside the episode.
+
+    `chunks` (n, chunk_size, action_dim) are the predicted chunks, `actions` (n, action_dim) the
+    recorded ones, both normalised; steps past the episode's end are left out, as ACT's padding does.
+    """
+    n, size = chunks.shape[:2]
+    steps = torch.arange(n)[:, None] + torch.arange(size)[None]
+    inside = steps < n
+    error = (chunks.float() - actions.float()[steps.clamp(max=n - 1)]).abs().mean(-1)
+    return ((error * inside).sum(1) / inside.sum(1)).numpy()
+
+
+def prepare_for_inference(policy: Any, use_amp: bool | None = None) -> Any:
+    """Eval mode, channels-last backbone (faster on CPUs, same values); `use_amp` overrides the config's."""
+    policy.eval()
+    if use_amp is not None:
+        policy.config.use_amp = use_amp
+    backbone = getattr(getattr(policy, "model", None), "backbone", None)
+    if backbone is not None:
+        backbone.to(memory_format=torch.channels_last)
+    return policy
+
+
+def _autocast(policy: Any) -> Any:
+    """Mixed precision when the policy's `use_amp` is set (bfloat16 on a CPU), as lerobot-eval does."""
+    device = next(policy.parameters()).device.type
+    return torch.autocast(device, enabled=bool(getattr(policy.config, "use_amp", False)))
+
+
 @torch.no_grad()
-def fast_episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 64) -> np.ndarray:
-    """`episode_rewards` for a one-episode dataset: video decoded once, reward-only passes in batches."""
+def episode_outputs(
+    policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 64, actions: bool = False
+) -> EpisodeOutputs:
+    """Rewards (and with `actions`, action-chunk errors) of a one-episode dataset, video decoded once.
+
+    Rewards alone take the reward-only path; with `actions` each batch runs ACT whole, and the
+    predicted chunks are compared with the recorded actions (`action_chunk_errors`).
+    """
     frames = episode_frames(dataset)
     total = len(frames["index"])
-    out = []
-    for start in range(0, total, batch_size):
-        batch = {k: v[start : start + batch_size] for k, v in frames.items()}
-        out.append(policy.predict_reward(preprocessor(batch)).float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+    rewards, chunks, recorded = [], [], []
+    with _autocast(policy):
+        for start in range(0, total, batch_size):
+            batch = preprocessor({k: v[start : start + batch_size] for k, v in frames.items()})
+            if actions:
+                chunks.append(policy.predict_action_chunk(batch).float().cpu())
+                rewards.append(policy.last_reward.float().cpu())
+                recorded.append(batch["action"].float().cpu())
+            else:
+                rewards.append(policy.predict_reward(batch).float().cpu())
+    if not rewards:
+        return EpisodeOutputs(
+            np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32) if actions else None
+        )
+    reward = torch.cat(rewards).numpy()
+    if not actions:
+        return EpisodeOutputs(reward)
+    return EpisodeOutputs(reward, action_chunk_errors(torch.cat(chunks), torch.cat(recorded)))
+
+
+def fast_episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 64) -> np.ndarray:
+    """`episode_rewards` for a one-episode dataset: video decoded once, reward-only passes in batches."""
+    return episode_outputs(policy, preprocessor, dataset, batch_size).reward
 
 
 @dataclass
@@ -64,6 +130,9 @@ class PolicyArgs:
 
     # Saved RewACT model folder (.../checkpoints/last/pretrained_model).
     path: str | None = None
+    # Mixed precision for inference (bfloat16 on a CPU), like lerobot-eval's --policy.use_amp; unset: the
+    # checkpoint's setting. Rewards then differ from full precision by about 0.003.
+    use_amp: bool | None = None
     # Training flags of the models a command trains: every other --policy.* flag given lands here.
     options: list[str] = field(default_factory=list)
 
@@ -96,7 +165,7 @@ class PolicyArgs:
         from ..policy.modeling_rewact import RewACTPolicy
 
         path = self.folder()
-        policy = RewACTPolicy.from_pretrained(path)
+        policy = prepare_for_inference(RewACTPolicy.from_pretrained(path), self.use_amp)
         pre, post = make_pre_post_processors(policy.config, pretrained_path=str(path))
         return policy, pre, post
 

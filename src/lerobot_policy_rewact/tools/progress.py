@@ -26,11 +26,12 @@ import numpy as np
 from tqdm import tqdm
 
 from .datasets import DatasetArgs
-from .inference import PolicyArgs, ScoringArgs
+from .inference import EpisodeOutputs, PolicyArgs, ScoringArgs
 from .presets import TrainingArgs
 
 log = logging.getLogger(__name__)
 FILENAME = "progress.parquet"
+ACTION_ERRORS = "action_errors.npz"
 
 
 @dataclass
@@ -72,6 +73,7 @@ def _train_fold(cfg: ProgressConfig, root: Path, train_episodes: list[int], out:
         f"--dataset.episodes={json.dumps(train_episodes).replace(' ', '')}",
         *([f"--dataset.video_backend={cfg.dataset.video_backend}"] if cfg.dataset.video_backend else []),
         "--policy.type=rewact", *cfg.policy.options,
+        *(["--policy.use_amp=true"] if cfg.policy.use_amp else []),
         f"--output_dir={out / 'train'}", "--job_name=rewact-progress-fold", f"--seed={cfg.seed}",
         f"--batch_size={cfg.batch_size}", f"--steps={cfg.steps}", f"--save_freq={cfg.steps}",
         f"--num_workers={cfg.num_workers}",
@@ -88,12 +90,25 @@ def _train_fold(cfg: ProgressConfig, root: Path, train_episodes: list[int], out:
 
 
 def _score(
-    model: PolicyArgs, dataset: DatasetArgs, episodes: list[int], batch_size: int
-) -> dict[int, np.ndarray]:
-    from .inference import fast_episode_rewards
+    model: PolicyArgs, dataset: DatasetArgs, episodes: list[int], batch_size: int, actions: bool
+) -> dict[int, EpisodeOutputs]:
+    from .inference import episode_outputs
 
     policy, pre, _ = model.load()
-    return {ep: fast_episode_rewards(policy, pre, dataset.open(episodes=[ep]), batch_size) for ep in episodes}
+    return {
+        ep: episode_outputs(policy, pre, dataset.open(episodes=[ep]), batch_size, actions) for ep in episodes
+    }
+
+
+def _save_npz(path: Path, arrays: dict[int, np.ndarray]) -> None:
+    """Arrays by episode, written whole or not at all (temp file + rename)."""
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **{str(ep): a for ep, a in arrays.items()})
+    tmp.replace(path)
+
+
+def _load_npz(path: Path) -> dict[int, np.ndarray]:
+    return {int(ep): a for ep, a in np.load(path).items()}
 
 
 def write_parquet(path: Path, rewards: dict[int, np.ndarray], meta: Any, source: str) -> Path:
@@ -146,8 +161,12 @@ def _check_resume(out: Path, settings: dict) -> None:
     stamp.write_text(json.dumps(settings, indent=1))
 
 
-def run(cfg: ProgressConfig) -> Path:
-    """`rewact progress`: write `<output_dir>/progress.parquet` (see the module docstring)."""
+def run(cfg: ProgressConfig, action_errors: bool = False) -> Path:
+    """`rewact progress`: write `<output_dir>/progress.parquet` (see the module docstring).
+
+    With `action_errors` (the audit) the same models also predict every frame's action chunk, and
+    the errors against the recorded actions go to `<output_dir>/action_errors.npz`.
+    """
     root = cfg.dataset.folder()
     meta = cfg.dataset.meta()
     episodes = cfg.dataset.episodes if cfg.dataset.episodes is not None else list(range(meta.total_episodes))
@@ -160,27 +179,35 @@ def run(cfg: ProgressConfig) -> Path:
     else:
         fold_split(episodes, cfg.folds, cfg.seed)  # checks --folds before any folder is made
     _check_resume(out, settings)
+    rewards: dict[int, np.ndarray] = {}
+    errors: dict[int, np.ndarray] = {}
     if cfg.policy.path:
-        rewards = _score(cfg.policy, cfg.dataset, episodes, cfg.inference_batch_size)
+        scored = _score(cfg.policy, cfg.dataset, episodes, cfg.inference_batch_size, action_errors)
+        rewards = {ep: o.reward for ep, o in scored.items()}
+        errors = {ep: o.action_error for ep, o in scored.items() if o.action_error is not None}
         source = str(Path(cfg.policy.path).resolve())
     else:
-        rewards = {}
         splits = fold_split(episodes, cfg.folds, cfg.seed)
         for k, held_out in enumerate(tqdm(splits, desc="folds", unit="fold")):
             fold = out / f"fold_{k}"
-            done = fold / "rewards.npz"
-            if done.is_file():  # finished before an interruption
-                rewards.update({int(ep): r for ep, r in np.load(done).items()})
+            done, done_errors = fold / "rewards.npz", fold / "action_errors.npz"
+            if done.is_file() and (done_errors.is_file() or not action_errors):  # finished before
+                rewards.update(_load_npz(done))
+                errors.update(_load_npz(done_errors) if action_errors else {})
                 continue
             fold.mkdir(parents=True, exist_ok=True)
             train_episodes = sorted(set(episodes) - set(held_out))
             model = _train_fold(cfg, root, train_episodes, fold)
-            scored = _score(PolicyArgs(str(model)), cfg.dataset, held_out, cfg.inference_batch_size)
-            tmp = fold / "rewards.tmp.npz"
-            np.savez(tmp, **{str(ep): r for ep, r in scored.items()})
-            tmp.replace(done)
-            rewards.update(scored)
+            model_args = PolicyArgs(str(model), use_amp=cfg.policy.use_amp)
+            scored = _score(model_args, cfg.dataset, held_out, cfg.inference_batch_size, action_errors)
+            if action_errors:
+                _save_npz(done_errors, {ep: o.action_error for ep, o in scored.items()})
+                errors.update({ep: o.action_error for ep, o in scored.items()})
+            _save_npz(done, {ep: o.reward for ep, o in scored.items()})
+            rewards.update({ep: o.reward for ep, o in scored.items()})
         source = f"rewact cross-fitted over {cfg.folds} folds ({out.resolve()})"
+    if action_errors:
+        _save_npz(out / ACTION_ERRORS, errors)
     path = write_parquet(out / FILENAME, rewards, meta, source)
     print(f"progress of {len(rewards)} episodes ({sum(len(r) for r in rewards.values())} frames) in {path}")
     return path
