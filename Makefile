@@ -54,7 +54,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) train_step.py --setting act-defaults --image 96 --batch 8 --rounds 6 --memory --out ../outputs/bench/train_act_defaults.json
 	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 96 96 --out ../outputs/bench/control_96.json
 	cd benchmarks && ../$(PY) control_step.py --setting act-defaults --image 480 640 --rounds 1 --out ../outputs/bench/control_480x640.json
-	$(VENV)/bin/rewact demo-data data/aloha-transfer-demo
+	test -d data/aloha-transfer-demo || $(VENV)/bin/rewact demo-data --dataset.root=data/aloha-transfer-demo
 	cd benchmarks && ../$(PY) data_pipeline.py --dataset-root ../data/aloha-transfer-demo --out ../outputs/bench/data_pipeline.json
 	$(PY) benchmarks/inference_speed.py --data data/aloha-transfer-demo
 

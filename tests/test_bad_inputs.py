@@ -22,6 +22,24 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TALLY: dict[str, str] = {}
 
 
+def _index_first_then_cut(video: Path) -> None:
+    """Rewrite `video` with its index first (as a streamed file has it), then cut off its last 30 %:
+    it still opens and declares all its frames, but the later ones are gone."""
+    import av
+
+    whole = video.with_name("whole.mp4")
+    with av.open(str(video)) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        for packet in src.demux(stream):
+            if packet.dts is not None:
+                packet.stream = out
+                dst.mux(packet)
+    data = whole.read_bytes()
+    whole.unlink()
+    video.write_bytes(data[: int(len(data) * 0.7)])
+
+
 @pytest.fixture(scope="module")
 def world(marker_ds, tmp_path_factory):
     """Everything the cases point at, built once: datasets, checkpoints, label and log files."""
@@ -42,6 +60,9 @@ def world(marker_ds, tmp_path_factory):
     shutil.copytree(ds, truncated)
     video = next((truncated / "videos").glob("**/*.mp4"))
     video.write_bytes(video.read_bytes()[:200])
+    cut_short = w / "cut_short_video"
+    shutil.copytree(ds, cut_short)
+    _index_first_then_cut(next((cut_short / "videos").glob("**/*.mp4")))
     no_videos = w / "no_videos"
     shutil.copytree(ds, no_videos)
     shutil.rmtree(no_videos / "videos")
@@ -98,6 +119,10 @@ def _cases(w: Path) -> dict[str, tuple[list[str], str]]:
         "train: truncated video": (
             [*train, f"--dataset.root={w / 'truncated_video'}"],
             "truncated or damaged",
+        ),
+        "train: video cut short (index intact)": (
+            [*train, f"--dataset.root={w / 'cut_short_video'}"],
+            "is cut short",
         ),
         "train: videos missing": ([*train, f"--dataset.root={w / 'no_videos'}"], "no videos/ folder"),
         "train: episodes not in dataset": ([*train, "--dataset.episodes=[0,25]"], "[25]"),

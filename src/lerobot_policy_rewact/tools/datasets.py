@@ -49,7 +49,11 @@ def check_dataset_folder(root: str | Path, flag: str = "--dataset.root") -> Path
 
 
 def _check_video(path: Path) -> None:
-    """DatasetFolderError naming `path` when its container cannot be opened (truncated, empty, not a video)."""
+    """DatasetFolderError naming `path` when it cannot be opened, or its frames stop before the length it
+    declares (a file cut short keeps its index but loses frames: training would fail hours in).
+
+    Reads the packets without decoding them: a fraction of a second for a dataset's video.
+    """
     import av
 
     try:
@@ -57,6 +61,13 @@ def _check_video(path: Path) -> None:
             if not container.streams.video:
                 raise DatasetFolderError(
                     f"{path} holds no video stream (truncated or damaged): restore the dataset's videos from its source."
+                )
+            stream = container.streams.video[0]
+            packets = sum(1 for packet in container.demux(stream) if packet.size)
+            if stream.frames and packets < stream.frames:
+                raise DatasetFolderError(
+                    f"{path} is cut short: it declares {stream.frames} frames but holds {packets} (truncated or "
+                    "damaged); restore the dataset's videos from its source."
                 )
     except av.error.FFmpegError as e:
         raise DatasetFolderError(
