@@ -2,15 +2,23 @@
 
 Every episode's curve comes from a model that did not train on it: `rewact progress`'s k-fold
 cross-fitting (with the default linear labels: no failure information needed), or one given
-checkpoint (`--policy.path`). From each curve:
+checkpoint (`--policy.path`). The same models predict every frame's action chunk. Per episode:
   - final_progress: mean reward over the last 0.5 s (a finished task ends near 1);
   - voc: Spearman correlation of the reward with time (a good demonstration rises steadily);
   - largest_drop: the largest fall of the smoothed reward below its running maximum;
   - stalled_share: share of the episode where the smoothed reward gains < 0.02 in a second
     while still below 0.9 (hesitation, retries);
+  - action_error: mean L1 (normalised units) between the model's action chunks and the recorded
+    actions (a demonstration the policy of the other episodes cannot explain);
+  - end_distance: how far the episode's last 0.5 s (robot state, each camera) lies from the ends of
+    its nearest other episodes (a fifth of them): a task that ends unlike the others;
   - length_z: robust z-score of the episode's length among all episodes (median and MAD).
-`anomaly_score` (higher = more suspicious) adds them up, each scaled to about [0, 1]:
-(1 - final_progress) + (1 - voc) / 2 + largest_drop + stalled_share / 2 + max(0, |length_z| - 2) / 4.
+Each is turned into an *excess*: how many spreads (1.4826 x MAD, never below a floor that says
+what difference matters) the episode sits beyond the dataset's median in the suspicious direction,
+0 when it does not. `anomaly_score` (higher = more suspicious) adds four families with equal weight:
+the mean excess of the four curve scores, the end distance's, the action error's and the length's.
+With linear labels the curve scores cannot see a failure that the other demonstrations show as
+progress too; the end distance and the action error can (BENCHMARKS.md).
 Writes `audit.json`, `audit.html` (one self-contained file: thumbnails, curves, scores, flagged
 first) and prints the ranked table.
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,7 +37,7 @@ import numpy as np
 
 from . import metrics
 from .datasets import DatasetArgs
-from .progress import FILENAME, ProgressConfig, run as run_progress
+from .progress import ACTION_ERRORS, FILENAME, ProgressConfig, run as run_progress
 
 
 @dataclass
@@ -43,6 +52,12 @@ class AuditConfig(ProgressConfig):
     thumbnails: int = 6
 
 
+# Differences smaller than these are not evidence (progress and VOC in [0, 1]; length relative).
+CURVE_FLOOR = 0.1
+LENGTH_FLOOR = 0.1
+RELATIVE_FLOOR = 0.1  # action error and end distance: a tenth of the dataset's median
+
+
 def smooth(curve: np.ndarray, frames: int) -> np.ndarray:
     """Moving average over `frames` (edges use what is there)."""
     frames = max(1, min(frames, len(curve)))
@@ -50,8 +65,16 @@ def smooth(curve: np.ndarray, frames: int) -> np.ndarray:
     return np.convolve(curve, kernel, mode="same") / np.convolve(np.ones_like(curve), kernel, mode="same")
 
 
+def excess(values: np.ndarray, floor: float) -> np.ndarray:
+    """How many spreads (1.4826 x MAD, at least `floor`) each value lies above the median; 0 below it."""
+    values = np.asarray(values, float)
+    median = np.median(values)
+    spread = max(1.4826 * float(np.median(np.abs(values - median))), floor, 1e-12)
+    return np.clip((values - median) / spread, 0.0, None)
+
+
 def episode_scores(curve: np.ndarray, fps: float) -> dict[str, float]:
-    """The per-episode scores of the module docstring (all but length_z)."""
+    """The scores of one reward curve (final_progress, voc, largest_drop, stalled_share)."""
     s = smooth(np.asarray(curve, float), int(round(0.5 * fps)))
     second = max(1, int(round(fps)))
     gain = s[second:] - s[:-second] if len(s) > second else np.zeros(1)
@@ -64,27 +87,108 @@ def episode_scores(curve: np.ndarray, fps: float) -> dict[str, float]:
     }
 
 
-def anomaly_score(scores: dict[str, float]) -> float:
-    return float(
-        (1 - scores["final_progress"])
-        + (1 - scores["voc"]) / 2
-        + scores["largest_drop"]
-        + scores["stalled_share"] / 2
-        + max(0.0, abs(scores["length_z"]) - 2) / 4
-    )
+def end_states(
+    dataset: DatasetArgs, episodes: list[int], seconds: float = 0.5
+) -> dict[str, dict[int, np.ndarray]]:
+    """Per modality (robot state, each camera), each episode's mean over its last `seconds`.
+
+    Cameras are averaged down to at most 24 rows, so a pixel's jitter does not count as a difference.
+    """
+    import torch
+
+    from ..compat import decode_episode_videos
+
+    meta = dataset.meta()
+    states = [k for k in ("observation.state", "observation.environment_state") if k in meta.features]
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for ep in episodes:
+        ds = dataset.open(episodes=[ep])
+        rows = ds.hf_dataset[:]
+        n = len(rows["index"])
+        tail = slice(max(0, n - max(1, int(round(seconds * ds.fps)))), n)
+        for key in states:
+            out.setdefault(key, {})[ep] = torch.stack(list(rows[key][tail])).float().mean(0).numpy()
+        if meta.video_keys:
+            timestamps = [float(t) for t in rows["timestamp"][tail]]
+            for key, frames in decode_episode_videos(ds, timestamps, ep).items():
+                frames = frames.float() / (255 if not frames.is_floating_point() else 1)
+                image = frames.mean(0, keepdim=True)
+                image = torch.nn.functional.adaptive_avg_pool2d(
+                    image, (min(24, image.shape[-2]), min(32, image.shape[-1]))
+                )
+                out.setdefault(key, {})[ep] = image.flatten().numpy()
+        for key in (k for k in meta.camera_keys if k not in meta.video_keys):
+            image = torch.stack(list(rows[key][tail])).float().mean(0, keepdim=True)
+            image = torch.nn.functional.adaptive_avg_pool2d(
+                image, (min(24, image.shape[-2]), min(32, image.shape[-1]))
+            )
+            out.setdefault(key, {})[ep] = image.flatten().numpy()
+    return out
 
 
-def score_episodes(curves: dict[int, np.ndarray], fps: float) -> list[dict[str, Any]]:
-    """Scores of every episode, most suspicious first."""
-    lengths = np.array([len(c) for c in curves.values()], dtype=float)
+def end_distances(ends: dict[str, dict[int, np.ndarray]]) -> dict[int, float]:
+    """Per episode: its end's mean distance to the k nearest other ends (k = a fifth of the episodes),
+    per modality as an excess over the dataset (state dimensions scaled by their spread over the
+    episodes' ends), averaged over the modalities."""
+    per_modality = []
+    for key, values in ends.items():
+        episodes = sorted(values)
+        if len(episodes) < 3:
+            return dict.fromkeys(episodes, 0.0)
+        x = np.stack([values[ep] for ep in episodes]).astype(float)
+        if not key.startswith("observation.images"):  # robot state: each dimension on its own scale
+            x = x / np.maximum(x.std(0), 1e-6)
+        k = min(len(episodes) - 1, max(2, math.ceil(len(episodes) / 5)))
+        d = np.sqrt(((x[:, None] - x[None]) ** 2).mean(-1))
+        nearest = np.sort(d, axis=1)[:, 1 : k + 1].mean(1)
+        per_modality.append(excess(nearest, RELATIVE_FLOOR * float(np.median(nearest))))
+    if not per_modality:
+        return {}
+    return dict(zip(episodes, np.mean(per_modality, axis=0).tolist(), strict=True))
+
+
+def score_episodes(
+    curves: dict[int, np.ndarray],
+    fps: float,
+    action_errors: dict[int, np.ndarray] | None = None,
+    end_excess: dict[int, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Scores of every episode and their `anomaly_score` (module docstring), most suspicious first."""
+    episodes = list(curves)
+    rows = [
+        {"episode": int(ep), "frames": len(curves[ep]), **episode_scores(curves[ep], fps)} for ep in episodes
+    ]
+    lengths = np.array([r["frames"] for r in rows], dtype=float)
     median = float(np.median(lengths))
     mad = float(np.median(np.abs(lengths - median))) * 1.4826 or max(1.0, 0.1 * median)
-    rows = []
-    for ep, curve in curves.items():
-        row = {"episode": int(ep), "frames": len(curve), **episode_scores(curve, fps)}
-        row["length_z"] = (len(curve) - median) / mad
-        row["anomaly_score"] = anomaly_score(row)
-        rows.append(row)
+    column = {key: np.array([r[key] for r in rows]) for key in rows[0]} if rows else {}
+    curve = (
+        (
+            excess(1 - column["final_progress"], CURVE_FLOOR)
+            + excess(1 - column["voc"], CURVE_FLOOR)
+            + excess(column["largest_drop"], CURVE_FLOOR)
+            + excess(column["stalled_share"], CURVE_FLOOR)
+        )
+        / 4
+        if rows
+        else []
+    )
+    length = excess(np.abs(lengths - median) / max(median, 1.0), LENGTH_FLOOR)
+    action = np.zeros(len(rows))
+    if action_errors:
+        errors = np.array([float(np.mean(action_errors[ep])) for ep in episodes])
+        action = excess(errors, RELATIVE_FLOOR * float(np.median(errors)))
+    for i, row in enumerate(rows):
+        row["length_z"] = (row["frames"] - median) / mad
+        row["action_error"] = float(np.mean(action_errors[row["episode"]])) if action_errors else None
+        row["end_distance"] = float(end_excess[row["episode"]]) if end_excess else None
+        row["excess"] = {
+            "curve": float(curve[i]),
+            "end": float(end_excess[row["episode"]]) if end_excess else 0.0,
+            "action": float(action[i]),
+            "length": float(length[i]),
+        }
+        row["anomaly_score"] = float(sum(row["excess"].values()))
     rows.sort(key=lambda r: -r["anomaly_score"])
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
@@ -189,7 +293,11 @@ _TEMPLATE = """<!doctype html>
  <table class="scores"><tr>
   <td>final progress {{ '%.2f' % c.row.final_progress }}</td><td>VOC {{ '%.2f' % c.row.voc }}</td>
   <td>largest drop {{ '%.2f' % c.row.largest_drop }}</td><td>stalled {{ '%.0f' % (100 * c.row.stalled_share) }} %</td>
-  <td>length {{ c.row.frames }} frames (z {{ '%.1f' % c.row.length_z }})</td></tr></table>
+  <td>length {{ c.row.frames }} frames (z {{ '%.1f' % c.row.length_z }})</td></tr>
+  <tr>{% if c.row.action_error is not none %}<td>action error {{ '%.2f' % c.row.action_error }}</td>{% endif %}
+  {% if c.row.end_distance is not none %}<td>end unlike the others {{ '%.1f' % c.row.end_distance }}</td>{% endif %}
+  <td>excess: curve {{ '%.1f' % c.row.excess.curve }}, end {{ '%.1f' % c.row.excess.end }},
+   actions {{ '%.1f' % c.row.excess.action }}, length {{ '%.1f' % c.row.excess.length }}</td></tr></table>
 </div>
 {% endfor %}
 </body></html>
@@ -207,15 +315,18 @@ def run(cfg: AuditConfig) -> list[dict]:
         )
     progress = ProgressConfig(**{f.name: getattr(cfg, f.name) for f in fields(ProgressConfig)})
     progress.output_dir = str(out / "progress")
+    done = (out / "progress" / FILENAME).is_file() and (out / "progress" / ACTION_ERRORS).is_file()
     table = pd.read_parquet(
-        run_progress(progress) if not (out / "progress" / FILENAME).is_file() else out / "progress" / FILENAME
+        out / "progress" / FILENAME if done else run_progress(progress, action_errors=True)
     )
     curves = {
         int(ep): g.sort_values("frame_index")["progress_dense"].to_numpy(float)
         for ep, g in table.groupby("episode_index")
     }
+    action_errors = {int(ep): a for ep, a in np.load(out / "progress" / ACTION_ERRORS).items()}
     fps = float(cfg.dataset.meta().fps)
-    rows = score_episodes(curves, fps)
+    ends = end_distances(end_states(cfg.dataset, sorted(curves)))
+    rows = score_episodes(curves, fps, action_errors, ends)
     flagged = max(1, int(round(cfg.flag_share * len(rows))))
     for row in rows:
         row["flagged"] = row["rank"] <= flagged
@@ -247,13 +358,22 @@ def run(cfg: AuditConfig) -> list[dict]:
 
 def markdown(rows: list[dict], flagged: int) -> str:
     lines = [
-        "| rank | episode | anomaly | final | VOC | drop | stalled | length z | |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| rank | episode | anomaly | final | VOC | drop | stalled | action err | end dist | length z | |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
     for r in rows:
         lines.append(
             f"| {r['rank']} | {r['episode']} | {r['anomaly_score']:.2f} | {r['final_progress']:.2f} | {r['voc']:.2f} | "
-            f"{r['largest_drop']:.2f} | {r['stalled_share']:.0%} | {r['length_z']:+.1f} | "
-            f"{'flagged' if r['rank'] <= flagged else ''} |"
+            f"{r['largest_drop']:.2f} | {r['stalled_share']:.0%} | {number(r['action_error'])} | "
+            f"{number(r['end_distance'])} | {r['length_z']:+.1f} | {'flagged' if r['rank'] <= flagged else ''} |"
         )
-    return "\n".join(lines)
+    legend = (
+        "anomaly: sum of four excesses over the dataset's median (curve scores, end distance, action error, "
+        "length), in spreads; end dist: how unlike the other episodes' ends this one's end is (excess); "
+        "action err: mean L1 of the cross-fitted policy's action chunks (normalised units)."
+    )
+    return "\n".join(lines) + "\n\n" + legend

@@ -172,7 +172,9 @@ def run(cfg: ProgressConfig, action_errors: bool = False) -> Path:
     episodes = cfg.dataset.episodes if cfg.dataset.episodes is not None else list(range(meta.total_episodes))
     out = Path(cfg.output_dir)
     # What the results depend on (not how fast they are computed): a rerun with these resumes.
-    settings = {k: v for k, v in asdict(cfg).items() if k not in ("inference_batch_size", "num_workers")}
+    settings = {
+        k: v for k, v in asdict(cfg).items() if k not in ("inference_batch_size", "num_workers", "output_dir")
+    }
     settings["dataset"]["root"] = str(root.resolve())
     if cfg.policy.path:
         cfg.policy.folder()  # checked before any folder is made
