@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from lerobot_policy_rewact.tools.progress import fold_split
+from lerobot_policy_rewact.tools.progress import fold_split, same_run
 
 from conftest import BIN, TINY, load_meta, run, train_cmd
 
@@ -28,6 +28,14 @@ def test_folds_cover_every_episode_once():
     assert splits == fold_split(list(range(11)), 5, seed=3)  # seeded
     with pytest.raises(SystemExit, match="--folds=12"):
         fold_split(list(range(11)), 12, seed=0)
+
+
+def test_a_stamp_from_an_older_release_or_another_folder_is_the_same_run():
+    now = {"steps": 500, "policy": {"path": None, "use_amp": None, "options": ["--policy.dim_model=64"]}}
+    older = {"steps": 500, "policy": {"path": None, "options": ["--policy.dim_model=64"]}, "output_dir": "x"}
+    assert same_run(older, now)
+    assert not same_run({**older, "steps": 1000}, now)
+    assert not same_run(older, {**now, "policy": {**now["policy"], "use_amp": True}})
 
 
 @pytest.fixture(scope="module")

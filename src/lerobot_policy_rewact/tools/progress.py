@@ -144,12 +144,29 @@ def write_parquet(path: Path, rewards: dict[int, np.ndarray], meta: Any, source:
     return path
 
 
+def same_run(earlier: dict, now: dict) -> bool:
+    """Whether a folder's stamp describes the run `now` describes.
+
+    A stamp written by an older release lacks options added since (their unset value, None, matches)
+    and may hold `output_dir` (a moved folder still resumes).
+    """
+    earlier = {k: v for k, v in earlier.items() if k != "output_dir"}
+    for key in earlier.keys() | now.keys():
+        a, b = earlier.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            if not same_run(a, b):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
 def _check_resume(out: Path, settings: dict) -> None:
     """Refuse an output folder that holds another run; accept (and resume) one of the same run."""
     stamp = out / "progress_config.json"
     if stamp.is_file():
         earlier = json.loads(stamp.read_text())
-        if earlier != settings:
+        if not same_run(earlier, settings):
             raise SystemExit(
                 f"error: --output_dir={out} holds a progress run with other options ({stamp}); "
                 "choose a new --output_dir (nothing was overwritten)."
