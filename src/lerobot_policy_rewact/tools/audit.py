@@ -108,17 +108,13 @@ def end_states(
         tail = slice(max(0, n - max(1, int(round(seconds * ds.fps)))), n)
         for key in states:
             out.setdefault(key, {})[ep] = torch.stack(list(rows[key][tail])).float().mean(0).numpy()
+        cameras = {k: torch.stack(list(rows[k][tail])) for k in meta.camera_keys if k not in meta.video_keys}
         if meta.video_keys:
             timestamps = [float(t) for t in rows["timestamp"][tail]]
-            for key, frames in decode_episode_videos(ds, timestamps, ep).items():
-                frames = frames.float() / (255 if not frames.is_floating_point() else 1)
-                image = frames.mean(0, keepdim=True)
-                image = torch.nn.functional.adaptive_avg_pool2d(
-                    image, (min(24, image.shape[-2]), min(32, image.shape[-1]))
-                )
-                out.setdefault(key, {})[ep] = image.flatten().numpy()
-        for key in (k for k in meta.camera_keys if k not in meta.video_keys):
-            image = torch.stack(list(rows[key][tail])).float().mean(0, keepdim=True)
+            cameras.update(decode_episode_videos(ds, timestamps, ep))
+        for key, frames in cameras.items():
+            frames = frames.float() / (255 if not frames.is_floating_point() else 1)
+            image = frames.mean(0, keepdim=True)
             image = torch.nn.functional.adaptive_avg_pool2d(
                 image, (min(24, image.shape[-2]), min(32, image.shape[-1]))
             )
@@ -155,32 +151,34 @@ def score_episodes(
 ) -> list[dict[str, Any]]:
     """Scores of every episode and their `anomaly_score` (module docstring), most suspicious first."""
     episodes = list(curves)
+    if not episodes:
+        return []
     rows = [
         {"episode": int(ep), "frames": len(curves[ep]), **episode_scores(curves[ep], fps)} for ep in episodes
     ]
     lengths = np.array([r["frames"] for r in rows], dtype=float)
     median = float(np.median(lengths))
     mad = float(np.median(np.abs(lengths - median))) * 1.4826 or max(1.0, 0.1 * median)
-    column = {key: np.array([r[key] for r in rows]) for key in rows[0]} if rows else {}
+
+    def column(key: str) -> np.ndarray:
+        return np.array([r[key] for r in rows])
+
     curve = (
-        (
-            excess(1 - column["final_progress"], CURVE_FLOOR)
-            + excess(1 - column["voc"], CURVE_FLOOR)
-            + excess(column["largest_drop"], CURVE_FLOOR)
-            + excess(column["stalled_share"], CURVE_FLOOR)
-        )
-        / 4
-        if rows
-        else []
-    )
+        excess(1 - column("final_progress"), CURVE_FLOOR)
+        + excess(1 - column("voc"), CURVE_FLOOR)
+        + excess(column("largest_drop"), CURVE_FLOOR)
+        + excess(column("stalled_share"), CURVE_FLOOR)
+    ) / 4
     length = excess(np.abs(lengths - median) / max(median, 1.0), LENGTH_FLOOR)
-    action = np.zeros(len(rows))
-    if action_errors:
-        errors = np.array([float(np.mean(action_errors[ep])) for ep in episodes])
-        action = excess(errors, RELATIVE_FLOOR * float(np.median(errors)))
+    errors = np.array([float(np.mean(action_errors[ep])) for ep in episodes]) if action_errors else None
+    action = (
+        excess(errors, RELATIVE_FLOOR * float(np.median(errors)))
+        if errors is not None
+        else np.zeros(len(rows))
+    )
     for i, row in enumerate(rows):
         row["length_z"] = (row["frames"] - median) / mad
-        row["action_error"] = float(np.mean(action_errors[row["episode"]])) if action_errors else None
+        row["action_error"] = float(errors[i]) if errors is not None else None
         row["end_distance"] = float(end_excess[row["episode"]]) if end_excess else None
         row["excess"] = {
             "curve": float(curve[i]),

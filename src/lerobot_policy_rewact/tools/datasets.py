@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,16 @@ def _check_video(path: Path) -> None:
     """DatasetFolderError naming `path` when it cannot be opened, or its frames stop before the length it
     declares (a file cut short keeps its index but loses frames: training would fail hours in).
 
-    Reads the packets without decoding them: a fraction of a second for a dataset's video.
+    Reads the packets without decoding them: a fraction of a second for a dataset's video, and done once
+    per process for a file that has not changed since (tools open a dataset once per episode).
     """
+    stat = path.stat()
+    _check_video_file(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _check_video_file(path: Path, size: int, mtime_ns: int) -> None:
+    """`_check_video` for one version of the file (`size`, `mtime_ns` key the cache; errors are not cached)."""
     import av
 
     try:
