@@ -14,7 +14,12 @@ def read_json(path: str | Path, error: type[Exception], missing: str, what: str 
     path = Path(path)
     if not path.is_file():
         raise error(f"{what}{path} {missing}")
+    return parse_json(path.read_bytes(), path, error, what)
+
+
+def parse_json(data: bytes, path: str | Path, error: type[Exception], what: str = "") -> Any:
+    """`read_json` for bytes already read from `path` (so a caller's hash and the parsed content agree)."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise error(f"{what}{path} is not valid JSON ({e}).") from e

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..policy import keyframes
 from ..policy.episodes import EpisodeTable, episode_table
-from ..policy.json_files import read_json
+from ..policy.json_files import parse_json
 from ..policy.labels import LinearProgress
 from .datasets import DatasetArgs
 from .inference import PolicyArgs
@@ -67,7 +67,7 @@ class LabelStore:
         raw = path.read_bytes() if path.is_file() else None
         self.base_sha = _sha(raw)
         self.saved = (
-            read_json(path, keyframes.LabelFileError, "does not exist", "--labels=")
+            parse_json(raw, path, keyframes.LabelFileError, "--labels=")
             if raw
             else {"repo_id": repo_id, "episodes": {}}
         )
