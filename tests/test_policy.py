@@ -22,7 +22,7 @@ def test_forward_reports_reward_loss_and_trains(any_ds):
     optim = torch.optim.Adam(policy.parameters(), lr=1e-3)
     batch = next(batches(any_ds, policy, pre))
     losses = []
-    for _ in range(10):
+    for _ in range(30):
         loss, info = policy.forward(batch)
         optim.zero_grad()
         loss.backward()

@@ -33,6 +33,22 @@ PRINTS_POLICY_METRICS = Version("0.5") <= LEROBOT_VERSION
 HAS_REWARD_MODELS = _has_reward_models()
 
 
+# LeRobot 0.6 ACT divides its L1 loss by the real (not padded) elements; earlier releases take the mean
+# over every element, padded ones counting as zeros.
+ACT_L1_OVER_REAL_STEPS = Version("0.6") <= LEROBOT_VERSION
+
+
+def act_l1_count(real: Any, action_dim: int) -> Any:
+    """Per sample, the number ACT's L1 loss divides that sample's summed error by, so that summing
+    errors and counts over a batch gives ACT's own reduction. `real` is (B, chunk, 1), True where the
+    chunk step is not padding."""
+    import torch
+
+    if ACT_L1_OVER_REAL_STEPS:
+        return real.sum(dim=(1, 2)).float() * action_dim
+    return torch.full((real.shape[0],), float(real.shape[1] * action_dim), device=real.device)
+
+
 def episodes_of(meta: Any) -> Any:
     """The episode table of a `LeRobotDatasetMetadata` (0.4.4 loads it lazily, newer releases eagerly)."""
     if meta.episodes is not None:

@@ -1,13 +1,16 @@
 """RewACT: LeRobot's ACT policy plus a head that predicts task progress for the current frame.
 
-The model is LeRobot's ACT unchanged. A forward hook on ACT's transformer encoder keeps the
-encoder's output; the reward head reads one feature from it (by default the output at ACT's latent
-token, see `reward_feature`). Training adds the reward loss to ACT's loss. Acting returns ACT's
-action tensor and leaves the reward for that step in `policy.last_reward`.
+The network is LeRobot's ACT (`act_network.RewACTModel`: ACT's modules and weights, its forward
+pass split at the transformer encoder). The reward head reads one feature of the encoder's output
+*as at acting time*, i.e. with ACT's latent at zero (by default the output at the latent token,
+see `reward_feature`). In training ACT's actions see the VAE's latent, so the reward takes a second
+encoder pass over the same camera features with the acting latent: the reward trained is the
+reward the robot gets. Training adds the reward loss to ACT's loss (ACT's own reduction, on either
+LeRobot release). Acting returns ACT's action tensor and leaves the reward in `policy.last_reward`.
 
-Because the reward depends only on the encoder, a reward-only pass stops after the encoder: no
-transformer decoder, no action head. `select_action` uses it on the steps where ACT pops a queued
-action, so the reward is fresh at every control step.
+Because the reward depends only on the encoder, a reward-only pass (`predict_reward`) stops after
+the encoder: no transformer decoder, no action head. `select_action` uses it on the steps where ACT
+pops a queued action, so the reward is fresh at every control step.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from torch import Tensor
 from torch.nn import functional as F  # noqa: N812
 
 from .. import compat
+from .act_network import Encoded, RewACTModel
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
-from .sample_weights import SampleWeights
+from .sample_weights import EPSILON as SAMPLE_WEIGHT_EPSILON, SampleWeights
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +71,26 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss is NaN or infinite; the message names the frames and the inputs."""
 
 
-class _EncoderDoneError(Exception):
-    """Raised from the encoder hook to stop ACT's forward once the encoder has run."""
+class _UnweightedMean(torch.autograd.Function):
+    """Per-sample reward losses whose gradient is that of their plain batch mean, whatever weights the
+    caller multiplies them by.
+
+    LeRobot 0.6's sample weighting (RA-BC) computes `sum(w * loss) / sum(w)` over `forward(reduction=
+    "none")`'s per-sample losses; RA-BC is meant for the actions, and a reward that never trains on
+    the frames where progress falls (weight 0) cannot learn failures. The forward value is unchanged;
+    the backward gives each sample 1/B of the caller's overall gradient scale (the sum of the incoming
+    gradients, 1 for a weighted or plain mean, more under loss scaling), or 1/B when every weight is 0.
+    """
+
+    @staticmethod
+    def forward(ctx, losses: Tensor) -> Tensor:  # noqa: D102
+        return losses.clone()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # noqa: D102
+        scale = grad.sum()
+        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+        return scale.expand_as(grad) / grad.shape[0]
 
 
 class RewACTPolicy(ACTPolicy):
@@ -84,15 +106,16 @@ class RewACTPolicy(ACTPolicy):
         config.pretrained_backbone_weights = None
         try:
             super().__init__(config, **kwargs)
+            # ACT's network with its encoder exposed, holding the weights of the ACT just built.
+            act, self.model = self.model, RewACTModel(config)
+            self.model.load_state_dict(act.state_dict())
+            del act
         finally:
             config.pretrained_backbone_weights = backbone_spec
         if config.image_features and not _LOADING_CHECKPOINT.get():
             load_backbone_weights(self.model.backbone, backbone_spec)
 
         self.reward_head = make_reward_head(config)
-        self.model.encoder.register_forward_hook(self._on_encoder_output)
-        self._encoder_out: Tensor | None = None
-        self._stop_after_encoder = False
         self.last_reward: Tensor | None = None
         self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
@@ -104,18 +127,11 @@ class RewACTPolicy(ACTPolicy):
         self._rabc = SampleWeights.from_config(config) if config.rabc_progress_path else None
         self._console = ConsoleMetrics()
 
-    # ------------------------------------------------------------------ feature capture
-    def _on_encoder_output(self, module: torch.nn.Module, args: Any, output: Tensor) -> None:
-        self._encoder_out = output  # (tokens, B, dim)
-        if self._stop_after_encoder:
-            raise _EncoderDoneError
-
-    def _reward_feature(self) -> Tensor:
-        """The encoder feature the head reads, (B, dim), taken from the last encoder run."""
-        out, self._encoder_out = self._encoder_out, None
-        if out is None:
-            raise RuntimeError("ACT's encoder did not run: no feature for the reward head.")
-        return out[0] if self.config.reward_feature == "latent" else out.mean(0)
+    # ------------------------------------------------------------------ the reward path
+    def reward_output(self, encoded: Encoded) -> Tensor:
+        """The head's raw output for an encoder output (`head.reward` maps it to [0, 1])."""
+        out = encoded.tokens
+        return self.reward_head(out[0] if self.config.reward_feature == "latent" else out.mean(0))
 
     def _prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Check shapes, list camera images as ACT wants, and give ACT a state to read a device from."""
@@ -157,47 +173,68 @@ class RewACTPolicy(ACTPolicy):
         """ACT's action loss (L1 + KL) on the frames not marked failed, plus `reward_loss_weight` x the
         reward loss on every frame.
 
-        `reduction="none"` gives the per-sample loss (B,), which LeRobot 0.6's sample weighting (RA-BC)
-        needs; "mean" gives ACT's mean, taken over the samples that train the actions. A batch made only
-        of failed frames trains the reward alone (its action loss is 0, never NaN).
+        "mean" is ACT's own loss when nothing is masked or weighted (the installed release's L1
+        reduction, padding included); masked frames leave both sums. With `rabc_progress_path`, the
+        action loss is RA-BC weighted as LeRobot 0.6's loop weights it: sum(w * a) / sum(w).
+        `reduction="none"` gives the per-sample loss (B,) for LeRobot 0.6's `--sample_weighting`:
+        its weights then land on the actions only; the reward's gradient stays its plain batch mean
+        (`_UnweightedMean`). A batch made only of failed frames trains the reward alone.
         """
         if reduction not in ("mean", "none"):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         batch = self._prepare(batch)
-        actions_hat, (mu, log_sigma_x2) = self.model(batch)
-        output = self.reward_head(self._reward_feature())
+        observed = self.model.observe(batch)
+        latent, mu, log_sigma_x2 = self.model.latent(batch)
+        encoded = self.model.encode(batch, latent, observed)
+        actions_hat = self.model.decode(encoded)
+        # The reward reads the encoder as when acting: a second encoder pass with the acting latent over
+        # the same camera features, unless the action pass already used it (no VAE, or eval mode).
+        acting = encoded if mu is None else self.model.encode(batch, None, observed)
+        output = self.reward_output(acting)
         target = self._targets(batch)
         reward_loss = self.reward_head.loss(output, target)  # (B,)
 
         # ACT's loss per sample: L1 over the chunk's real (not padded) steps, and the VAE's KL.
         real = ~batch["action_is_pad"].unsqueeze(-1)
-        l1 = (F.l1_loss(batch[ACTION], actions_hat, reduction="none") * real).mean(dim=(1, 2))
+        l1_sum = (F.l1_loss(batch[ACTION], actions_hat, reduction="none") * real).sum(dim=(1, 2))
+        l1_count = compat.act_l1_count(real, actions_hat.shape[-1])  # what ACT divides by, per sample
+        l1 = l1_sum / l1_count.clamp(min=1)
         kld = (
             (-0.5 * (1 + log_sigma_x2 - mu.pow(2) - log_sigma_x2.exp())).sum(-1)
-            if self.config.use_vae
+            if self.config.use_vae and mu is not None
             else None
         )
         action_loss = l1 + self.config.kl_weight * kld if kld is not None else l1
-        weight = self._action_weights(batch)  # (B,): 0 for failed frames, RA-BC weights if configured
+        trained = self._trained_frames(batch)  # (B,) 1.0, or 0.0 for failed frames
+        rabc = self._rabc.weights(batch["index"], batch.get("episode_index")) if self._rabc else None
+        weight = trained if rabc is None else trained * rabc
         per_sample = weight * action_loss + self.config.reward_loss_weight * reward_loss
         if not torch.isfinite(per_sample).all():
             raise NonFiniteLossError(self._nonfinite_report(batch, per_sample))
 
         with torch.no_grad():
-            trained = weight > 0
+            used = weight > 0
             info = {
-                "l1_loss": l1[trained].mean().item() if trained.any() else 0.0,
+                "l1_loss": l1[used].mean().item() if used.any() else 0.0,
                 "reward_loss": reward_loss.mean().item(),
                 "reward_mae": (self.reward_head.reward(output) - target).abs().mean().item(),
-                "action_frames_share": trained.float().mean().item(),
+                "action_frames_share": used.float().mean().item(),
             }
             if kld is not None:
-                info["kld_loss"] = kld[trained].mean().item() if trained.any() else 0.0
+                info["kld_loss"] = kld[used].mean().item() if used.any() else 0.0
         if self.training and not compat.PRINTS_POLICY_METRICS:
             self._console.add(info)
         if reduction == "none":
-            return per_sample, info
-        action_mean = (weight * action_loss).sum() / trained.sum().clamp(min=1)
+            unweighted = _UnweightedMean.apply(reward_loss)
+            return trained * action_loss + self.config.reward_loss_weight * unweighted, info
+        if rabc is not None:  # as LeRobot 0.6's loop: sum(w * loss) / sum(w)
+            action_mean = (weight * action_loss).sum() / (rabc.sum() + SAMPLE_WEIGHT_EPSILON)
+        else:  # ACT's means over the frames that train the actions
+            action_mean = (trained * l1_sum).sum() / (trained * l1_count).sum().clamp(min=1)
+            if kld is not None:
+                action_mean = action_mean + self.config.kl_weight * (
+                    (trained * kld).sum() / trained.sum().clamp(min=1)
+                )
         return action_mean + self.config.reward_loss_weight * reward_loss.mean(), info
 
     def _nonfinite_report(self, batch: dict[str, Tensor], per_sample: Tensor) -> str:
@@ -222,16 +259,13 @@ class RewACTPolicy(ACTPolicy):
             "before saving NaN weights; the last checkpoint is intact."
         )
 
-    def _action_weights(self, batch: dict[str, Tensor]) -> Tensor:
-        """Per-sample weight of ACT's action loss: 0 on failed frames (unless action_loss_on_failures),
-        times the RA-BC weight when `rabc_progress_path` is set."""
+    def _trained_frames(self, batch: dict[str, Tensor]) -> Tensor:
+        """(B,) 1.0 where the frame trains ACT's action loss, 0.0 on failed frames (unless
+        action_loss_on_failures)."""
         index = batch["index"]
-        weight = torch.ones(index.shape[0], device=index.device)
-        if not self.config.action_loss_on_failures:
-            weight = weight * ~self._labels().failed(index)
-        if self._rabc is not None:
-            weight = weight * self._rabc.weights(index, batch.get("episode_index"))
-        return weight
+        if self.config.action_loss_on_failures:
+            return torch.ones(index.shape[0], device=index.device)
+        return (~self._labels().failed(index)).float()
 
     def _labels(self) -> RewardTargets:
         if self.reward_targets is None:
@@ -254,22 +288,19 @@ class RewACTPolicy(ACTPolicy):
     def predict_reward(self, batch: dict[str, Tensor]) -> Tensor:
         """Reward (B,) for the current observations, running ACT only up to its encoder."""
         self.eval()
-        batch = self._prepare(batch)
-        self._stop_after_encoder = True
-        try:
-            self.model(batch)
-        except _EncoderDoneError:
-            pass
-        finally:
-            self._stop_after_encoder = False
-        return self.reward_head.reward(self.reward_head(self._reward_feature()))
+        return self.reward_head.reward(self.reward_output(self.model.encode(self._prepare(batch))))
+
+    @torch.no_grad()
+    def predict_chunk_and_reward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """ACT's action chunk (B, chunk_size, action_dim) and the reward (B,) from one pass; keeps no state."""
+        self.eval()
+        encoded = self.model.encode(self._prepare(batch))
+        return self.model.decode(encoded), self.reward_head.reward(self.reward_output(encoded))
 
     @torch.no_grad()
     def predict_action_chunk(self, batch: dict[str, Tensor], **kwargs: Any) -> Tensor:
         """ACT's action chunk; the reward of the same pass is kept in `last_reward`."""
-        self.eval()
-        actions = self.model(self._prepare(batch))[0]
-        self.last_reward = self.reward_head.reward(self.reward_head(self._reward_feature()))
+        actions, self.last_reward = self.predict_chunk_and_reward(batch)
         return actions
 
     @torch.no_grad()
@@ -278,14 +309,16 @@ class RewACTPolicy(ACTPolicy):
     ) -> Tensor | tuple[Tensor, Tensor]:
         """ACT's next action (B, action_dim). The reward for this step is in `self.last_reward` (B,).
 
-        With `return_reward=True` (or `select_action_returns_reward` in the config) it returns
-        `(action, reward)` instead, the call style of the original RewACT.
+        On steps where ACT pops a queued action, the reward is computed fresh (reward-only pass), or
+        with `reward_every_step=False` the last chunk call's reward is kept. With `return_reward=True`
+        (or `select_action_returns_reward` in the config) it returns `(action, reward)` instead, the
+        call style of the original RewACT.
         """
-        self.last_reward = None
+        before = self.last_reward
         action = super().select_action(batch)  # runs predict_action_chunk when the queue is empty
-        if self.last_reward is None and self.config.reward_every_step:
-            self.last_reward = self.predict_reward(batch)
-        if self._log is not None and self.last_reward is not None:
+        if self.last_reward is before and (self.config.reward_every_step or before is None):
+            self.last_reward = self.predict_reward(batch)  # a queued step: no chunk call ran
+        if self._log is not None:
             self._log.add(self.last_reward)
         if return_reward if return_reward is not None else self.config.select_action_returns_reward:
             return action, self.last_reward
@@ -294,6 +327,7 @@ class RewACTPolicy(ACTPolicy):
     def reset(self) -> None:
         """Start a new episode (LeRobot calls this at every environment reset)."""
         super().reset()
+        self.last_reward = None
         if getattr(self, "_log", None) is not None:
             self._log.new_episode()
 

@@ -104,8 +104,9 @@ def episode_outputs(
         for start in range(0, total, batch_size):
             batch = preprocessor({k: v[start : start + batch_size] for k, v in frames.items()})
             if actions:
-                chunks.append(policy.predict_action_chunk(batch).float().cpu())
-                rewards.append(policy.last_reward.float().cpu())
+                chunk, reward = policy.predict_chunk_and_reward(batch)
+                chunks.append(chunk.float().cpu())
+                rewards.append(reward.float().cpu())
                 recorded.append(batch["action"].float().cpu())
             else:
                 rewards.append(policy.predict_reward(batch).float().cpu())
