@@ -45,9 +45,19 @@ def test_whole_episode_pass_equals_frame_by_frame(marker_ds):
 
 
 def test_use_amp_stays_close_to_full_precision(marker_ds):
+    """On a head trained until its rewards span the episode (an untrained one sits near 0.5 everywhere)."""
     torch.manual_seed(0)
     policy, pre, _, _ = build(marker_ds)
+    optim = torch.optim.Adam(policy.parameters(), lr=3e-4)
+    policy.train()
+    train = list(batches(marker_ds, policy, pre, episodes=[0, 1, 3], batch_size=16, shuffle=True))
+    for step in range(120):
+        loss, _ = policy.forward(train[step % len(train)])
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
     dataset = load_dataset(marker_ds, [2])
     full = fast_episode_rewards(prepare_for_inference(policy, use_amp=False), pre, dataset)
     mixed = fast_episode_rewards(prepare_for_inference(policy, use_amp=True), pre, dataset)
+    assert full.max() - full.min() > 0.3, (full.min(), full.max())
     assert mixed.dtype == np.float32 and np.abs(mixed - full).max() < 0.02

@@ -82,6 +82,38 @@ def test_the_curve_is_the_one_training_uses(client, marker_ds):
     assert body["ok"] and body["curve"] == pytest.approx(expected.tolist(), abs=1e-4)
 
 
+def test_predictions_from_parallel_requests(marker_ds, tmp_path):
+    """Requests for several episodes at once each get their own episode's predicted curve."""
+    import threading
+
+    import numpy as np
+
+    from lerobot_policy_rewact.tools.inference import PolicyArgs, fast_episode_rewards
+
+    from helpers import build
+
+    policy, pre, post, _ = build(marker_ds)
+    for part in (policy, pre, post):
+        part.save_pretrained(tmp_path / "model")
+    app = create_app(_config(marker_ds, tmp_path / "labels.json", policy=PolicyArgs(str(tmp_path / "model"))))
+    got: dict[tuple[int, int], list[float]] = {}
+
+    def ask(ep: int, round_: int) -> None:
+        got[(ep, round_)] = app.test_client().get(f"/api/episodes/{ep}").get_json()["overlays"]["predicted"]
+
+    threads = [threading.Thread(target=ask, args=(ep, r)) for r in range(2) for ep in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dataset = DatasetArgs(root=str(marker_ds), video_backend="pyav")
+    for ep in range(4):
+        expected = fast_episode_rewards(policy, pre, dataset.open(episodes=[ep]))
+        for r in range(2):
+            assert np.allclose(got[(ep, r)], expected, atol=1e-3), (ep, r)
+    assert len({len(got[(ep, 0)]) for ep in range(4)}) > 1  # episodes of different lengths: no mix-up
+
+
 def test_save_checks_keeps_unknown_keys_and_a_backup(client):
     c, labels = client
     before = labels.read_text()

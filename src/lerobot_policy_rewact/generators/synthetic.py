@@ -33,6 +33,8 @@ class MarkerSpec:
     image_size: tuple[int, int] = (32, 32)  # camera image [height,width]
     fps: int = 10  # frames per second
     seed: int = 0  # seeds the episode lengths, directions and noise
+    # False: state and action are noise, independent of progress, so only the camera shows it.
+    state_shows_progress: bool = True
 
 
 def _frame_image(progress: float, h: int, w: int, cam: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,13 +75,14 @@ def make_marker_dataset(
         for i in range(length):
             progress = i / (length - 1)
             frame: dict = {"task": "move the marker to the right"}
-            base = (progress * direction + 0.05 * rng.normal(size=direction.shape)).astype(np.float32)
+            shown = progress if spec.state_shows_progress else 0.0
+            base = (shown * direction + 0.05 * rng.normal(size=direction.shape)).astype(np.float32)
             frame["action"] = base[: spec.action_dim] + np.float32(0.05)
             if spec.state_dim is not None:
                 frame["observation.state"] = base[: spec.state_dim]
             if spec.env_state_dim is not None:
                 frame["observation.environment_state"] = np.concatenate(
-                    [[progress], base[: spec.env_state_dim - 1]]
+                    [[shown], base[: spec.env_state_dim - 1]]
                 ).astype(np.float32)
             for c, key in enumerate(cams):
                 frame[key] = _frame_image(progress, h, w, c, rng)

@@ -176,6 +176,9 @@ def create_app(cfg: LabelConfig) -> Any:
         audit = {r["episode"]: r for r in json.loads(Path(cfg.audit).read_text())["episodes"]}
     predictor = cfg.policy.load() if cfg.policy.path else None
     predicted: dict[int, list[float]] = {}
+    # Flask serves requests in threads. The policy keeps no per-call state, so predictions could run
+    # at once; one at a time keeps two requests for one episode from computing it twice on few cores.
+    predicting = threading.Lock()
 
     app = Flask(__name__, static_folder=None)
 
@@ -210,13 +213,14 @@ def create_app(cfg: LabelConfig) -> Any:
         length = int(table.length[table.row(_episode(ep))])
         curves = dict(overlays.get(ep, {}))
         if predictor is not None:
-            if ep not in predicted:
-                from .inference import fast_episode_rewards
+            with predicting:
+                if ep not in predicted:
+                    from .inference import fast_episode_rewards
 
-                policy, pre, _ = predictor
-                predicted[ep] = (
-                    fast_episode_rewards(policy, pre, cfg.dataset.open(episodes=[ep])).round(4).tolist()
-                )
+                    policy, pre, _ = predictor
+                    predicted[ep] = (
+                        fast_episode_rewards(policy, pre, cfg.dataset.open(episodes=[ep])).round(4).tolist()
+                    )
             curves["predicted"] = predicted[ep]
         curves["linear default"] = LinearProgress().episode_targets(ep, length, table.fps).round(4).tolist()
         return jsonify({"episode": ep, "length": length, "fps": table.fps, "overlays": curves})
