@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint schema bench bench-failures system-deps clean
+.PHONY: demo test lint schema bench bench-reward bench-failures system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -57,6 +57,15 @@ bench: $(STAMP)
 	test -d data/aloha-transfer-demo || $(VENV)/bin/rewact demo-data --dataset.root=data/aloha-transfer-demo
 	cd benchmarks && ../$(PY) data_pipeline.py --dataset-root ../data/aloha-transfer-demo --out ../outputs/bench/data_pipeline.json
 	$(PY) benchmarks/inference_speed.py --data data/aloha-transfer-demo
+
+# The reward's yardstick: 3 training seeds per configuration on the 60-episode demo (20 held out) and the
+# real G1 dataset, plus cost ratios (about an hour and a half on 2 CPU cores). Compare designs with
+# CONFIGS='--config a= --config "b=--policy.reward_loss_weight=0.1"'; a quick subset with
+# BENCH_REWARD_ARGS='--tasks demo --seeds 1000 --steps 300'.
+CONFIGS ?=
+BENCH_REWARD_ARGS ?=
+bench-reward: $(STAMP)
+	$(PY) benchmarks/reward_bench.py --costs $(CONFIGS) $(BENCH_REWARD_ARGS)
 
 # ACT vs RewACT plain / failures masked / RA-BC on the demo data (about an hour on 2 CPU cores).
 bench-failures: $(STAMP)

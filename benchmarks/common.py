@@ -37,8 +37,24 @@ class FakeMeta:
         self.fps, self.root, self.total_frames = 50, ".", frames
 
 
-def build_pair(setting: str, state_dim: int, image_hw: tuple[int, int], seed: int = 0):
-    """(ACT, RewACT) with identical ACT weights and options, on the CPU, no pretrained backbone."""
+def policy_options(flags: list[str]) -> dict:
+    """`--policy.name=value` flags (as reward_bench.py passes configurations) as RewACTConfig keywords."""
+    import json
+
+    out = {}
+    for flag in flags:
+        name, _, value = flag.removeprefix("--policy.").partition("=")
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value  # a plain string (a choice such as `sigmoid`)
+    return out
+
+
+def build_one(which: str, setting: str, state_dim: int, image_hw: tuple[int, int], seed: int = 0,
+              rewact_options: dict | None = None):  # fmt: skip
+    """ACT ("act") or RewACT ("rewact") alone, on the CPU, no pretrained backbone; the same seed gives
+    both the same ACT weights."""
     inputs, outputs = features(state_dim, image_hw)
     common = dict(
         device="cpu",
@@ -48,10 +64,18 @@ def build_pair(setting: str, state_dim: int, image_hw: tuple[int, int], seed: in
         **SETTINGS[setting],
     )
     torch.manual_seed(seed)
-    act = ACTPolicy(ACTConfig(**common))
-    torch.manual_seed(seed)
-    rewact = RewACTPolicy(RewACTConfig(**common), dataset_meta=FakeMeta(10_000))
-    return act, rewact
+    if which == "act":
+        return ACTPolicy(ACTConfig(**common))
+    return RewACTPolicy(RewACTConfig(**common, **(rewact_options or {})), dataset_meta=FakeMeta(10_000))
+
+
+def build_pair(setting: str, state_dim: int, image_hw: tuple[int, int], seed: int = 0,
+               rewact_options: dict | None = None):  # fmt: skip
+    """(ACT, RewACT) with identical ACT weights and options."""
+    return (
+        build_one("act", setting, state_dim, image_hw, seed),
+        build_one("rewact", setting, state_dim, image_hw, seed, rewact_options),
+    )
 
 
 def make_batch(policy, batch_size: int, seed: int = 0) -> dict:

@@ -12,7 +12,7 @@ loop at the demo's CPU size and scores the reward on episodes it never saw:
 
 Per configuration it reports mean, worst and min-max over seeds. `--costs` adds the cost ratios
 (train step, control step, peak memory per policy in its own process) from train_step.py and
-control_step.py. JSON in outputs/bench/; `--markdown` prints the table for BENCHMARKS.md.
+control_step.py. JSON in outputs/bench/; the table it prints is BENCHMARKS.md's.
 
     python benchmarks/reward_bench.py                                      # default config, 3 seeds
     python benchmarks/reward_bench.py --config plain= --config 'w01=--policy.reward_loss_weight=0.1'
@@ -146,7 +146,7 @@ def costs(flags: list[str]) -> dict:
         ("control_step", "control_step.py", ["--setting", "cpu", "--image", "96", "128"]),
     ):
         path = REPO / "outputs" / "bench" / f"reward_{name}.json"
-        extra = [a for f in flags for a in ("--policy", f)]
+        extra = [f"--policy={f}" for f in flags]
         subprocess.run([sys.executable, script, *args, *extra, "--out", str(path)], check=True, cwd=bench)
         result[name] = json.loads(path.read_text())
     return result
@@ -177,6 +177,21 @@ def markdown(result: dict) -> str:
             if all(c is None for c in cells):
                 continue
             lines.append(f"| {label} | " + " | ".join(fmt(c, 2) for c in cells) + " |")
+    cost_rows = [
+        ("train step / ACT's (ratio of medians, 90 % CI)", "train_step", lambda c: (
+            f"{c['ratio_of_medians']['value']:.2f} ({c['ratio_of_medians']['ci90'][0]:.2f}-"
+            f"{c['ratio_of_medians']['ci90'][1]:.2f})")),
+        ("control step / ACT's average step", "control_step",
+         lambda c: f"{c['ratios']['rewact_step_over_act_average_step']:.1f}x"),
+        ("control step (queued) / one ACT chunk call", "control_step",
+         lambda c: f"{c['ratios']['rewact_queued_step_over_act_chunk_call']:.2f}"),
+        ("peak memory, ACT / RewACT (own processes)", "train_step",
+         lambda c: f"{c['peak_memory_mb']['act']:.0f} / {c['peak_memory_mb']['rewact']:.0f} MB"),
+    ]  # fmt: skip
+    for label, part, show in cost_rows:
+        cells = [result["configs"][n].get("costs", {}).get(part) for n in names]
+        if any(c is not None for c in cells):
+            lines.append(f"| {label} | " + " | ".join(show(c) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -190,7 +205,6 @@ def main() -> None:
     p.add_argument("--costs", action="store_true", help="also measure the cost ratios of each config")
     p.add_argument("--label", default="current", help="names the run (outputs/bench/reward/<label>)")
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--markdown", action="store_true")
     a = p.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("TQDM_DISABLE", "1")

@@ -1,8 +1,9 @@
 """Training step time of RewACT against LeRobot's ACT at identical settings, interleaved A/B.
 
 Each round times one ACT step then one RewACT step (forward + backward + optimiser step) on the
-same batch, so drift of this shared machine hits both alike. Prints the median time of each and
-the median and spread of the per-round ratio.
+same batch, so drift of this shared machine hits both alike. Prints the median time of each, the
+ratio of the medians with a bootstrap 90 % interval over rounds, and with `--memory` the peak
+memory of each policy trained in a process of its own.
 
     python benchmarks/train_step.py --setting cpu --rounds 20
     python benchmarks/train_step.py --setting act-defaults --image 96 --batch 8 --rounds 6
@@ -15,7 +16,7 @@ import json
 from pathlib import Path
 
 import torch
-from common import build_pair, make_batch, summary, timed
+from common import build_pair, make_batch, policy_options, summary, timed
 
 
 def step_fn(policy, batch):
@@ -31,21 +32,42 @@ def step_fn(policy, batch):
     return step
 
 
-def peak_memory_mb(setting: str, image: int, state_dim: int, batch: int, which: str) -> float:
-    """Peak resident memory of a fresh process that builds one policy and trains 3 steps."""
+def peak_memory_mb(
+    setting: str, image: int, state_dim: int, batch: int, which: str, flags: list[str]
+) -> float:
+    """Peak resident memory of a fresh process that builds this one policy and trains 3 steps."""
     import subprocess
     import sys
 
     code = (
-        "import resource, torch; from common import build_pair, make_batch; from train_step import step_fn;"
-        f"act, rew = build_pair({setting!r}, {state_dim}, ({image}, {image})); p = {'act' if which == 'act' else 'rew'};"
-        f"del {'rew' if which == 'act' else 'act'}; f = step_fn(p, make_batch(p, {batch}));"
-        "[f() for _ in range(3)]; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import resource, torch; from common import build_one, make_batch, policy_options; "
+        "from train_step import step_fn;"
+        f"p = build_one({which!r}, {setting!r}, {state_dim}, ({image}, {image}), 0, policy_options({flags!r}));"
+        f"f = step_fn(p, make_batch(p, {batch})); [f() for _ in range(3)];"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent, check=True
     )
     return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def ratio_of_medians(act: list[float], rewact: list[float]) -> dict:
+    """median(RewACT) / median(ACT) with a paired bootstrap 90 % interval over rounds."""
+    import numpy as np
+    from scipy import stats
+
+    value = float(np.median(rewact) / np.median(act))
+    ci = stats.bootstrap(
+        (np.asarray(act), np.asarray(rewact)),
+        lambda a, r: np.median(r) / np.median(a),
+        paired=True,
+        vectorized=False,
+        confidence_level=0.9,
+        n_resamples=2000,
+        random_state=0,
+    ).confidence_interval
+    return {"value": value, "ci90": [float(ci.low), float(ci.high)]}
 
 
 def main() -> None:
@@ -57,8 +79,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--memory", action="store_true", help="also measure peak memory (one process per policy)")
+    p.add_argument("--policy", action="append", default=[], help="a --policy.* flag of RewACT's (repeatable)")
     a = p.parse_args()
-    act, rewact = build_pair(a.setting, a.state_dim, (a.image, a.image))
+    act, rewact = build_pair(
+        a.setting, a.state_dim, (a.image, a.image), rewact_options=policy_options(a.policy)
+    )
     batch = make_batch(rewact, a.batch)
     steps = {"act": step_fn(act, dict(batch)), "rewact": step_fn(rewact, dict(batch))}
     for fn in steps.values():  # warm-up
@@ -74,19 +99,24 @@ def main() -> None:
         "batch": a.batch,
         "act_s": summary(times["act"]),
         "rewact_s": summary(times["rewact"]),
-        "ratio": summary(ratios),
+        "ratio_per_round": summary(ratios),
+        "ratio_of_medians": ratio_of_medians(times["act"], times["rewact"]),
+        "policy_flags": a.policy,
     }
     print(f"train step, {a.setting}, {a.image}x{a.image}, batch {a.batch}, {a.rounds} interleaved rounds")
     print(f"  ACT     {result['act_s']['median'] * 1000:8.1f} ms/step (median)")
     print(f"  RewACT  {result['rewact_s']['median'] * 1000:8.1f} ms/step (median)")
-    r = result["ratio"]
-    print(f"  ratio RewACT/ACT: median {r['median']:.3f}  (min {r['min']:.3f}, max {r['max']:.3f})")
+    r = result["ratio_of_medians"]
+    print(
+        f"  ratio of medians RewACT/ACT: {r['value']:.3f}  (90 % bootstrap {r['ci90'][0]:.3f}-{r['ci90'][1]:.3f})"
+    )
     if a.memory:
         result["peak_memory_mb"] = {
-            w: peak_memory_mb(a.setting, a.image, a.state_dim, a.batch, w) for w in ("act", "rewact")
+            w: peak_memory_mb(a.setting, a.image, a.state_dim, a.batch, w, a.policy)
+            for w in ("act", "rewact")
         }
         m = result["peak_memory_mb"]
-        print(f"  peak memory: ACT {m['act']:.0f} MB, RewACT {m['rewact']:.0f} MB (whole process)")
+        print(f"  peak memory: ACT {m['act']:.0f} MB, RewACT {m['rewact']:.0f} MB (each in its own process)")
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(result, indent=2))

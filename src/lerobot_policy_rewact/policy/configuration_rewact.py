@@ -98,7 +98,8 @@ class RewACTConfig(PreTrainedConfig):
             over the chunk, read from a progress parquet (`rewact progress` writes one), as LeRobot
             0.6's RA-BC does. On LeRobot 0.6 use `--sample_weighting.type=rabc` instead.
         reward_every_step: compute a fresh reward at every `select_action` call (True), or only
-            when ACT recomputes its action chunk (False: no extra cost, stale reward).
+            when ACT recomputes its action chunk (False: no extra cost; `last_reward` keeps the
+            reward of the last chunk call on the steps between).
         select_action_returns_reward: make `select_action` return `(action, reward)` (the call style
             of the original RewACT). Off by default: LeRobot's tools need a bare action tensor.
         reward_log_path: append the reward of every control step to this JSON-lines file (one line
