@@ -246,3 +246,27 @@ def test_reward_path_compiles_without_graph_breaks(marker_ds):
     compiled = torch.compile(reward, backend="eager", fullgraph=True)
     with torch.no_grad():
         assert torch.allclose(compiled(frame), reward(frame), atol=1e-6)
+
+
+def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
+    """reward_state_dropout=1: the reward trains as if the robot state were the mean state, while ACT's
+    action loss is what it is without the option."""
+    torch.manual_seed(0)
+    plain, pre, _, _ = build(marker_ds)
+    batch = next(batches(marker_ds, plain, pre, batch_size=8, shuffle=True))
+    _train(plain, batch, steps=100, lr=3e-4)  # at init the reward hardly depends on the state
+    dropped, _, _, _ = build(marker_ds, reward_state_dropout=1.0, reward_loss_weight=0.0)
+    dropped.load_state_dict(plain.state_dict())
+    plain.config.reward_loss_weight = 0.0
+    for policy in (dropped, plain):
+        _no_dropout(policy)
+        policy.train()
+    torch.manual_seed(1)
+    seen = _rewards_the_loss_sees(dropped, batch)
+    torch.manual_seed(2)
+    action_loss = dropped.forward(batch)[0]
+    torch.manual_seed(2)
+    assert torch.allclose(action_loss, plain.forward(batch)[0], atol=1e-6)  # ACT's loss: unchanged
+    blank = dict(batch, **{"observation.state": torch.zeros_like(batch["observation.state"])})
+    assert torch.allclose(seen, dropped.predict_reward(blank), atol=1e-5)
+    assert not torch.allclose(seen, dropped.predict_reward(batch), atol=1e-3)  # the state does matter

@@ -100,6 +100,17 @@ class RewACTModel(ACT):
             pos.append(einops.rearrange(cam_pos, "b c h w -> (h w) b c"))
         return Observed(torch.cat(tokens), torch.cat(pos))
 
+    def without_state(self, observed: Observed, drop: Tensor) -> Observed:
+        """The same tokens with the robot state token of the samples where `drop` (B,) is True as for a
+        state of zeros (the dataset's mean state, after normalisation)."""
+        if not self.config.robot_state_feature:
+            return observed
+        state_dim = self.config.robot_state_feature.shape[0]
+        blank = self.encoder_robot_state_input_proj(observed.tokens.new_zeros(1, state_dim))  # (1, dim)
+        tokens = observed.tokens.clone()
+        tokens[0] = torch.where(drop.unsqueeze(-1), blank, observed.tokens[0])
+        return Observed(tokens, observed.pos_embed)
+
     def encode(self, batch: dict, latent: Tensor | None = None, observed: Observed | None = None) -> Encoded:
         """The transformer encoder's output for `batch`, with `latent` (default: the acting latent, so
         the output is what the policy sees when acting). `observed` reuses already computed tokens."""

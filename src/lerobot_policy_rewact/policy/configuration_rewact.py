@@ -73,6 +73,9 @@ class RewACTConfig(PreTrainedConfig):
             (average of all encoder output tokens). Same cost; "latent" scored better on held-out
             frames (benchmarks/reward_feature.py).
         reward_loss_weight: weight of the reward loss added to ACT's loss.
+        reward_state_dropout: share of training samples whose reward is computed without the robot
+            state (as for the dataset's mean state), so the reward must read the camera; ACT's actions
+            always see the state. 0 (default) turns it off; acting always sees the state.
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
@@ -109,6 +112,7 @@ class RewACTConfig(PreTrainedConfig):
     reward_head: str = "sigmoid"
     reward_feature: str = "latent"
     reward_loss_weight: float = 1.0
+    reward_state_dropout: float = 0.0
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
     reward_hl_gauss_sigma: float = 0.75
@@ -160,6 +164,8 @@ class RewACTConfig(PreTrainedConfig):
         _check_choice("rabc_head_mode", self.rabc_head_mode, ("sparse", "dense"))
         if self.rabc_kappa <= 0:
             raise ValueError(f"rabc_kappa must be > 0, got {self.rabc_kappa}.")
+        if not 0.0 <= self.reward_state_dropout <= 1.0:
+            raise ValueError(f"reward_state_dropout must be in [0, 1], got {self.reward_state_dropout}.")
         if self.reward_loss_weight < 0:
             raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")
 

@@ -189,7 +189,13 @@ class RewACTPolicy(ACTPolicy):
         actions_hat = self.model.decode(encoded)
         # The reward reads the encoder as when acting: a second encoder pass with the acting latent over
         # the same camera features, unless the action pass already used it (no VAE, or eval mode).
-        acting = encoded if mu is None else self.model.encode(batch, None, observed)
+        # With reward_state_dropout, that pass sees no robot state for a random share of the samples.
+        drop = self.config.reward_state_dropout if self.training else 0.0
+        if drop > 0:
+            mask = torch.rand(observed.tokens.shape[1], device=observed.tokens.device) < drop
+            acting = self.model.encode(batch, None, self.model.without_state(observed, mask))
+        else:
+            acting = encoded if mu is None else self.model.encode(batch, None, observed)
         output = self.reward_output(acting)
         target = self._targets(batch)
         reward_loss = self.reward_head.loss(output, target)  # (B,)
