@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -59,8 +60,6 @@ def train(data: Path, repo_id: str, episodes: list[int], flags: list[str], seed:
     if (model / "model.safetensors").is_file():  # a finished run is reused (resume a broken bench)
         return model
     if (out / "train").exists():
-        import shutil
-
         shutil.rmtree(out / "train")
     cmd = [
         sys.executable, "-m", "lerobot_policy_rewact.tools.cli", "train",

@@ -10,7 +10,7 @@ read the encoder's output explicitly instead of through a hook:
     decode(encoded)           -> the action chunk
 
 `forward` chains them exactly as ACT does (the same random draws in the same order), so the
-action loss equals ACT's on the same weights and batch (tests/test_act_equivalence.py). The
+action loss equals ACT's on the same weights and batch (tests/test_reward_path.py). The
 network keeps no state between calls: several threads can share it, and torch.compile sees
 plain tensor code.
 """
@@ -85,13 +85,12 @@ class RewACTModel(ACT):
 
     def observe(self, batch: dict) -> Observed:
         """The observation tokens: robot state, environment state, then every camera's feature pixels."""
-        tokens, pos = [], list(self.encoder_1d_feature_pos_embed.weight[1:].unsqueeze(1))
+        tokens, pos = [], [self.encoder_1d_feature_pos_embed.weight[1:].unsqueeze(1)]  # after the latent's
         if self.config.robot_state_feature:
             tokens.append(self.encoder_robot_state_input_proj(batch[OBS_STATE]).unsqueeze(0))
         if self.config.env_state_feature:
             tokens.append(self.encoder_env_state_input_proj(batch[OBS_ENV_STATE]).unsqueeze(0))
-        pos = [torch.stack(pos)] if pos else []
-        for img in batch.get(OBS_IMAGES, []) if self.config.image_features else []:
+        for img in batch[OBS_IMAGES] if self.config.image_features else []:
             features = self.backbone(img)["feature_map"]
             cam_pos = self.encoder_cam_feat_pos_embed(features).to(dtype=features.dtype)
             tokens.append(
