@@ -1,4 +1,5 @@
-"""Small synthetic LeRobot datasets whose task progress is visible: a marker moves across the image.
+"""Small synthetic LeRobot datasets whose task progress is visible: a marker moves across the image
+(or, `there_and_back`, across and back, a task that ends where it started).
 
 Used by the tests (any state/action size, any number of cameras, with or without robot state or
 environment state) and by the quick demo. The marker's horizontal position is the episode's linear
@@ -35,6 +36,14 @@ class MarkerSpec:
     seed: int = 0  # seeds the episode lengths, directions and noise
     # False: state and action are noise, independent of progress, so only the camera shows it.
     state_shows_progress: bool = True
+    # True: the marker crosses the image and comes back (a self-resetting task: the last frame looks like
+    # the first, and every frame of the way back like one of the way out); progress still rises linearly.
+    there_and_back: bool = False
+
+
+def marker_position(progress: float, there_and_back: bool = False) -> float:
+    """Where the marker is (0 left, 1 right) at this share of the episode."""
+    return 1.0 - abs(1.0 - 2.0 * progress) if there_and_back else progress
 
 
 def _frame_image(progress: float, h: int, w: int, cam: int, rng: np.random.Generator) -> np.ndarray:
@@ -85,7 +94,7 @@ def make_marker_dataset(
                     [[shown], base[: spec.env_state_dim - 1]]
                 ).astype(np.float32)
             for c, key in enumerate(cams):
-                frame[key] = _frame_image(progress, h, w, c, rng)
+                frame[key] = _frame_image(marker_position(progress, spec.there_and_back), h, w, c, rng)
             dataset.add_frame(frame)
         dataset.save_episode()
     dataset.finalize()

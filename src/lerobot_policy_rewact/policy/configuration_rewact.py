@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.configuration_act import ACTConfig
@@ -20,6 +20,7 @@ from lerobot.policies.act.configuration_act import ACTConfig
 REWARD_HEADS = ("sigmoid", "distributional")
 REWARD_FEATURES = ("latent", "mean")
 REGRESSION_LOSSES = ("mse", "l1")
+REWARD_MEMORIES = ("none", "max")
 
 
 def _declared_fields(source: type) -> list[dataclasses.Field]:
@@ -76,6 +77,20 @@ class RewACTConfig(PreTrainedConfig):
         reward_state_dropout: share of training samples whose reward is computed without the robot
             state (as for the dataset's mean state), so the reward must read the camera; ACT's actions
             always see the state. 0 (default) turns it off; acting always sees the state.
+        reward_memory: "none" (the reward reads the current frame only) or "max" (it also reads a
+            memory of the episode so far: the element-wise maximum of a small per-frame key over every
+            frame seen since `reset()`. A maximum over a set ignores repeats and order, so a robot
+            standing still leaves the memory, and the reward, unchanged: the memory cannot count frames
+            or read the clock. Acting keeps one memory per environment and updates it from the pass that
+            computes the reward, so a control step costs what it did; see `reward_memory_history`).
+        reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
+        reward_memory_history: frame offsets (negative, LeRobot's delta-index convention) of the past
+            frames each training sample reads to build its memory (the episode's first frame stands in
+            for frames before it). These extra frames run the backbone without gradients.
+        reward_rewind: share of training samples "rewound" (needs reward_memory): the sample's current
+            frame is replaced by one of its past frames, its memory still holds the later frame, and
+            the target is the past frame's (lower) label, so the reward learns that progress can fall
+            from successful data alone (ReWiND / SARM's rewind augmentation).
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
@@ -113,6 +128,10 @@ class RewACTConfig(PreTrainedConfig):
     reward_feature: str = "latent"
     reward_loss_weight: float = 1.0
     reward_state_dropout: float = 0.0
+    reward_memory: str = "none"
+    reward_memory_dim: int = 16
+    reward_memory_history: list[int] = field(default_factory=lambda: [-90, -30, -10])
+    reward_rewind: float = 0.0
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
     reward_hl_gauss_sigma: float = 0.75
@@ -166,6 +185,26 @@ class RewACTConfig(PreTrainedConfig):
             raise ValueError(f"rabc_kappa must be > 0, got {self.rabc_kappa}.")
         if not 0.0 <= self.reward_state_dropout <= 1.0:
             raise ValueError(f"reward_state_dropout must be in [0, 1], got {self.reward_state_dropout}.")
+        _check_choice("reward_memory", self.reward_memory, REWARD_MEMORIES)
+        if self.reward_memory_dim < 1:
+            raise ValueError(f"reward_memory_dim must be >= 1, got {self.reward_memory_dim}.")
+        if not self.reward_memory_history or any(int(k) >= 0 for k in self.reward_memory_history):
+            raise ValueError(
+                f"reward_memory_history must list negative frame offsets, e.g. [-90,-30,-10]; got "
+                f"{self.reward_memory_history}."
+            )
+        if self.reward_memory != "none" and not self.reward_every_step:
+            raise ValueError(
+                "reward_memory needs every control step's frame (reward_every_step=true): the memory would "
+                "miss the frames of the queued steps. Drop --policy.reward_every_step=false."
+            )
+        if not 0.0 <= self.reward_rewind <= 1.0:
+            raise ValueError(f"reward_rewind must be in [0, 1], got {self.reward_rewind}.")
+        if self.reward_rewind > 0 and self.reward_memory == "none":
+            raise ValueError(
+                "reward_rewind needs a memory to rewind from: add --policy.reward_memory=max "
+                "(or set --policy.reward_rewind=0)."
+            )
         if self.reward_loss_weight < 0:
             raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")
 
@@ -173,7 +212,18 @@ class RewACTConfig(PreTrainedConfig):
     get_optimizer_preset = ACTConfig.get_optimizer_preset
     get_scheduler_preset = ACTConfig.get_scheduler_preset
     validate_features = ACTConfig.validate_features
-    observation_delta_indices = ACTConfig.observation_delta_indices
+
+    @property
+    def memory_offsets(self) -> list[int]:
+        """The past frames a training sample reads for its memory (sorted, oldest first); none without memory."""
+        return sorted({int(k) for k in self.reward_memory_history}) if self.reward_memory != "none" else []
+
+    @property
+    def observation_delta_indices(self) -> list[int] | None:
+        """ACT's (None: the current frame only), or with a memory the history offsets and then 0: ACT still
+        acts on the current frame (the last one); the memory reads the others."""
+        return [*self.memory_offsets, 0] if self.memory_offsets else ACTConfig.observation_delta_indices.fget(self)
+
     action_delta_indices = ACTConfig.action_delta_indices
     reward_delta_indices = ACTConfig.reward_delta_indices
 

@@ -11,6 +11,10 @@ LeRobot release). Acting returns ACT's action tensor and leaves the reward in `p
 Because the reward depends only on the encoder, a reward-only pass (`predict_reward`) stops after
 the encoder: no transformer decoder, no action head. `select_action` uses it on the steps where ACT
 pops a queued action, so the reward is fresh at every control step.
+
+With `reward_memory="max"` the head also reads a memory of the episode so far (`reward_memory.py`):
+acting keeps one per environment (cleared by `reset()`), `predict_episode` fills it over a whole
+episode at once, and training builds it from a few past frames of each sample.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextvars
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ from .configuration_rewact import RewACTConfig
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
+from .reward_memory import RewardMemory, combine, running
 from .sample_weights import EPSILON as SAMPLE_WEIGHT_EPSILON, SampleWeights
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,15 @@ class ConsoleMetrics:
             means = " ".join(f"{k}:{v / self.every:.3f}" for k, v in self.sums.items())
             log.info("rewact step:%d %s", self.steps, means)
             self.sums = {}
+
+
+@dataclass
+class EpisodeStep:
+    """What `predict_episode` gives for consecutive frames of one episode."""
+
+    reward: Tensor  # (T,) in [0, 1]
+    memory: Tensor | None  # (1, key_dim): the memory after the last frame, to pass to the next call
+    chunk: Tensor | None = None  # (T, chunk_size, action_dim) ACT's action chunks, when asked for
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -116,7 +131,11 @@ class RewACTPolicy(ACTPolicy):
             load_backbone_weights(self.model.backbone, backbone_spec)
 
         self.reward_head = make_reward_head(config)
+        self.reward_memory = (
+            RewardMemory(config.dim_model, config.reward_memory_dim) if config.reward_memory != "none" else None
+        )
         self.last_reward: Tensor | None = None
+        self._memory: Tensor | None = None  # acting: (environments, key_dim), cleared by reset()
         self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
         # Per-frame training targets and failed frames, built once from the dataset's episode table;
@@ -128,10 +147,93 @@ class RewACTPolicy(ACTPolicy):
         self._console = ConsoleMetrics()
 
     # ------------------------------------------------------------------ the reward path
-    def reward_output(self, encoded: Encoded) -> Tensor:
-        """The head's raw output for an encoder output (`head.reward` maps it to [0, 1])."""
+    def reward_feature(self, encoded: Encoded) -> Tensor:
+        """The encoder feature the head reads, (B, dim_model): the latent token's output or the token mean."""
         out = encoded.tokens
-        return self.reward_head(out[0] if self.config.reward_feature == "latent" else out.mean(0))
+        return out[0] if self.config.reward_feature == "latent" else out.mean(0)
+
+    def reward_output(self, encoded: Encoded) -> Tensor:
+        """The head's raw output for an encoder output (`head.reward` maps it to [0, 1]); with a memory,
+        each row as the first frame of an episode (nothing seen before it)."""
+        return self._head(self.reward_feature(encoded))[0]
+
+    def _head(
+        self, feature: Tensor, before: Tensor | None = None, episode: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """(head output, memory after these frames). Rows are environments, each with its row of `before`;
+        with `episode`, rows are consecutive frames of one episode and `before` is (1, key_dim)."""
+        if self.reward_memory is None:
+            return self.reward_head(feature), None
+        keys = self.reward_memory(feature)
+        memory = running(keys, before) if episode else combine(keys, before)
+        return self.reward_head(torch.cat([feature, memory.to(feature.dtype)], dim=-1)), memory
+
+    def _split_history(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
+        """A training batch of a memory policy carries each sample's past frames (LeRobot's
+        observation_delta_indices, oldest first, the current frame last): (current frames, past frames
+        flattened to (B * K, ...) with their `history_pad` (B, K)), or (batch, None) without them."""
+        if not self.config.memory_offsets:
+            return batch, None
+        keys = [k for k in self.config.input_features if k in batch]
+        depth = {k: len(self.config.input_features[k].shape) for k in keys}
+        if not keys or batch[keys[0]].dim() != depth[keys[0]] + 2:
+            return batch, None  # acting-style batch: the current frame only
+        steps = batch[keys[0]].shape[1]
+        if steps != len(self.config.memory_offsets) + 1:
+            raise ValueError(
+                f"'{keys[0]}' carries {steps} frames per sample but this policy reads "
+                f"{len(self.config.memory_offsets) + 1} (reward_memory_history + the current frame)."
+            )
+        current, past = dict(batch), {}
+        for key in keys:
+            current[key] = batch[key][:, -1]
+            past[key] = batch[key][:, :-1].flatten(0, 1)
+        pads = [v for k, v in batch.items() if k.startswith("observation.") and k.endswith("_is_pad")]
+        b = batch[keys[0]].shape[0]
+        past["history_pad"] = pads[0][:, :-1].bool() if pads else torch.zeros(b, steps - 1, dtype=torch.bool)
+        for key in [k for k in batch if k.startswith("observation.") and k.endswith("_is_pad")]:
+            current.pop(key)
+        return current, past
+
+    def _training_reward(
+        self, batch: dict[str, Tensor], past: dict[str, Tensor] | None, feature: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """(head output, target) of a training batch. With a memory: the memory of each sample is the maximum
+        over its current and past frames' keys (past frames through backbone and encoder without gradients,
+        with the acting latent); with reward_rewind, a share of the samples is rewound (see the config)."""
+        target = self._targets(batch)
+        if self.reward_memory is None:
+            return self.reward_head(feature), target
+        if past is None:
+            return self._head(feature)[0], target
+        keys = self.reward_memory(feature)
+        pad = past.pop("history_pad").to(feature.device)  # (B, K)
+        b, k = pad.shape
+        with torch.no_grad():
+            past_feature = self.reward_feature(self.model.encode(self._prepare(past))).view(b, k, -1)
+        memory = torch.maximum(keys, self.reward_memory(past_feature).max(dim=1).values)
+        if self.training and self.config.reward_rewind > 0:
+            feature, target = self._rewind(batch, feature, past_feature, pad, target)
+        return self.reward_head(torch.cat([feature, memory], dim=-1)), target
+
+    def _rewind(
+        self, batch: dict[str, Tensor], feature: Tensor, past_feature: Tensor, pad: Tensor, target: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Replace the current frame of a `reward_rewind` share of the samples by one of their real (not padded)
+        past frames, with that frame's label as the target; their memory keeps the later frames."""
+        b, k = pad.shape
+        real = ~pad
+        rewound = (torch.rand(b, device=feature.device) < self.config.reward_rewind) & real.any(1)
+        if not rewound.any():
+            return feature, target
+        choice = torch.multinomial(real.float() + (~real.any(1, keepdim=True)).float(), 1).squeeze(1)  # (B,)
+        offsets = torch.as_tensor(self.config.memory_offsets, device=feature.device)[choice]
+        rows = torch.arange(b, device=feature.device)
+        past_target = self.reward_targets.lookup(
+            torch.where(rewound, batch["index"] + offsets, batch["index"]), batch.get("episode_index")
+        )
+        feature = torch.where(rewound.unsqueeze(-1), past_feature[rows, choice].to(feature.dtype), feature)
+        return feature, torch.where(rewound, past_target, target)
 
     def _prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Check shapes, list camera images as ACT wants, and give ACT a state to read a device from."""
@@ -182,6 +284,7 @@ class RewACTPolicy(ACTPolicy):
         """
         if reduction not in ("mean", "none"):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        batch, past = self._split_history(batch)
         batch = self._prepare(batch)
         observed = self.model.observe(batch)
         latent, mu, log_sigma_x2 = self.model.latent(batch)
@@ -196,8 +299,7 @@ class RewACTPolicy(ACTPolicy):
             acting = self.model.encode(batch, None, self.model.without_state(observed, mask))
         else:
             acting = encoded if mu is None else self.model.encode(batch, None, observed)
-        output = self.reward_output(acting)
-        target = self._targets(batch)
+        output, target = self._training_reward(batch, past, self.reward_feature(acting))
         reward_loss = self.reward_head.loss(output, target)  # (B,)
 
         # ACT's loss per sample: L1 over the chunk's real (not padded) steps, and the VAE's KL.
@@ -292,7 +394,8 @@ class RewACTPolicy(ACTPolicy):
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
     def predict_reward(self, batch: dict[str, Tensor]) -> Tensor:
-        """Reward (B,) for the current observations, running ACT only up to its encoder."""
+        """Reward (B,) for the current observations, running ACT only up to its encoder; keeps no state
+        (with a memory, each row is read as the first frame of an episode: see `step_reward`)."""
         self.eval()
         return self.reward_head.reward(self.reward_output(self.model.encode(self._prepare(batch))))
 
@@ -304,10 +407,44 @@ class RewACTPolicy(ACTPolicy):
         return self.model.decode(encoded), self.reward_head.reward(self.reward_output(encoded))
 
     @torch.no_grad()
+    def predict_episode(
+        self, batch: dict[str, Tensor], memory: Tensor | None = None, actions: bool = False
+    ) -> EpisodeStep:
+        """Rewards of consecutive frames of one episode (the batch's rows, in order), each with the memory
+        of the frames before it: the rewards acting frame by frame gives. Pass the returned `memory` to the
+        next call for the frames that follow (None at the episode's start). With `actions`, ACT's chunks
+        of the same pass too. Keeps no state."""
+        self.eval()
+        encoded = self.model.encode(self._prepare(batch))
+        output, after = self._head(self.reward_feature(encoded), memory, episode=True)
+        chunk = self.model.decode(encoded) if actions else None
+        return EpisodeStep(self.reward_head.reward(output), None if after is None else after[-1:], chunk)
+
+    @torch.no_grad()
+    def step_reward(self, batch: dict[str, Tensor]) -> Tensor:
+        """The reward (B,) of this control step of B environments, with each environment's memory of its
+        episode so far (updated here; `reset()` clears it). Without a memory, `predict_reward`."""
+        self.eval()
+        return self._acting_reward(self.model.encode(self._prepare(batch)))
+
+    def _acting_reward(self, encoded: Encoded) -> Tensor:
+        """The reward of an acting pass; updates the per-environment memory."""
+        feature = self.reward_feature(encoded)
+        if self._memory is not None and self._memory.shape[0] != feature.shape[0]:
+            raise RuntimeError(
+                f"The reward's memory holds {self._memory.shape[0]} environment(s) but this batch has "
+                f"{feature.shape[0]}: call policy.reset() when a new episode (or a new set of environments) starts."
+            )
+        output, self._memory = self._head(feature, self._memory)
+        return self.reward_head.reward(output)
+
+    @torch.no_grad()
     def predict_action_chunk(self, batch: dict[str, Tensor], **kwargs: Any) -> Tensor:
-        """ACT's action chunk; the reward of the same pass is kept in `last_reward`."""
-        actions, self.last_reward = self.predict_chunk_and_reward(batch)
-        return actions
+        """ACT's action chunk; the reward of the same pass (with the memory, updated) goes to `last_reward`."""
+        self.eval()
+        encoded = self.model.encode(self._prepare(batch))
+        self.last_reward = self._acting_reward(encoded)
+        return self.model.decode(encoded)
 
     @torch.no_grad()
     def select_action(
@@ -323,7 +460,7 @@ class RewACTPolicy(ACTPolicy):
         before = self.last_reward
         action = super().select_action(batch)  # runs predict_action_chunk when the queue is empty
         if self.last_reward is before and (self.config.reward_every_step or before is None):
-            self.last_reward = self.predict_reward(batch)  # a queued step: no chunk call ran
+            self.last_reward = self.step_reward(batch)  # a queued step: no chunk call ran
         if self._log is not None:
             self._log.add(self.last_reward)
         if return_reward if return_reward is not None else self.config.select_action_returns_reward:
@@ -334,6 +471,7 @@ class RewACTPolicy(ACTPolicy):
         """Start a new episode (LeRobot calls this at every environment reset)."""
         super().reset()
         self.last_reward = None
+        self._memory = None
         if getattr(self, "_log", None) is not None:
             self._log.new_episode()
 

@@ -24,8 +24,9 @@ class RewACTRewardModel(PreTrainedRewardModel):
         self.policy = policy if policy is not None else RewACTPolicy(config.policy_config(), **kwargs)
 
     def compute_reward(self, batch: dict[str, Tensor]) -> Tensor:
-        """Reward (B,) of a preprocessed batch of observations."""
-        return self.policy.predict_reward(batch)
+        """Reward (B,) of a preprocessed batch of observations, one row per environment, as when acting:
+        with a memory, each row reads its environment's frames since `reset()`."""
+        return self.policy.step_reward(batch)
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
         """RewACT's training loss (reward and actions), so the model can also be trained as a reward model."""

@@ -14,11 +14,31 @@ from .datasets import DatasetArgs
 
 @torch.no_grad()
 def episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 32) -> np.ndarray:
-    """Predicted reward of every frame of `dataset` (in order), shape (num_frames,), frame by frame."""
+    """Predicted reward of every frame of `dataset` (in order), shape (num_frames,), decoded frame by frame;
+    with a memory, each frame reads its episode's frames before it, as when acting."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    out, memory, episode = [], None, None
     with _autocast(policy):
-        out = [policy.predict_reward(preprocessor(batch)).float().cpu() for batch in loader]
+        for batch in loader:
+            for part in _by_episode(batch):  # a memory starts afresh with every episode
+                if episode is None or int(part["episode_index"][0]) != episode:
+                    memory, episode = None, int(part["episode_index"][0])
+                step = policy.predict_episode(preprocessor(part), memory)
+                out.append(step.reward.float().cpu())
+                memory = step.memory
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def _by_episode(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch cut where its `episode_index` changes, each part in order."""
+    episodes = torch.as_tensor(batch["episode_index"])
+    cuts = [0, *((episodes[1:] != episodes[:-1]).nonzero().flatten() + 1).tolist(), len(episodes)]
+    if len(cuts) == 2:
+        return [batch]
+    return [
+        {k: v[a:b] if isinstance(v, torch.Tensor | list) else v for k, v in batch.items()}
+        for a, b in zip(cuts, cuts[1:], strict=False)
+    ]
 
 
 def episode_frames(dataset: Any) -> dict[str, Any]:
@@ -94,22 +114,22 @@ def episode_outputs(
 ) -> EpisodeOutputs:
     """Rewards (and with `actions`, action-chunk errors) of a one-episode dataset, video decoded once.
 
+    The frames go through `predict_episode` in order, so a memory reads the episode as acting does.
     Rewards alone take the reward-only path; with `actions` each batch runs ACT whole, and the
     predicted chunks are compared with the recorded actions (`action_chunk_errors`).
     """
     frames = episode_frames(dataset)
     total = len(frames["index"])
-    rewards, chunks, recorded = [], [], []
+    rewards, chunks, recorded, memory = [], [], [], None
     with _autocast(policy):
         for start in range(0, total, batch_size):
             batch = preprocessor({k: v[start : start + batch_size] for k, v in frames.items()})
+            step = policy.predict_episode(batch, memory, actions=actions)  # the frames in order, with memory
+            rewards.append(step.reward.float().cpu())
+            memory = step.memory
             if actions:
-                chunk, reward = policy.predict_chunk_and_reward(batch)
-                chunks.append(chunk.float().cpu())
-                rewards.append(reward.float().cpu())
+                chunks.append(step.chunk.float().cpu())
                 recorded.append(batch["action"].float().cpu())
-            else:
-                rewards.append(policy.predict_reward(batch).float().cpu())
     if not rewards:
         return EpisodeOutputs(
             np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32) if actions else None

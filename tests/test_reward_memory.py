@@ -1,0 +1,170 @@
+"""The reward's memory (reward_memory=max): trained through LeRobot's batches with past frames, the same
+rewards acting frame by frame as from the whole-episode tools and the reward log, one memory per
+environment, cleared by reset(), unchanged by a robot standing still; rewind augmentation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lerobot_policy_rewact import RewACTConfig
+from lerobot_policy_rewact.tools.inference import episode_outputs, episode_rewards
+
+from conftest import TINY_CONFIG, load_dataset
+from helpers import batches, build, frames
+
+# The token mean (not the default latent token) varies from frame to frame from the first steps on, so a
+# few steps give keys that differ between frames; the memory works the same on either feature.
+MEMORY = {"reward_memory": "max", "reward_memory_history": [-6, -3], "reward_feature": "mean"}
+
+
+def _trained(root, steps: int = 30, **overrides):
+    """A memory policy after a few training steps on batches with past frames (so its keys differ)."""
+    torch.manual_seed(0)
+    policy, pre, post, meta = build(root, **{**MEMORY, **overrides})
+    optim = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    policy.train()
+    data = list(batches(root, policy, pre, batch_size=8, shuffle=True))
+    for step in range(steps):
+        loss, _ = policy.forward(data[step % len(data)])
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    # A few steps leave the frames' keys within 1e-4 of each other; larger key and head weights make the
+    # memory's effect visible without changing what is computed.
+    with torch.no_grad():
+        policy.reward_memory.key.weight.mul_(300.0)
+        policy.reward_head.net[0].weight[:, -policy.config.reward_memory_dim :].mul_(3.0)
+    policy.eval()
+    return policy, pre, post, meta
+
+
+def _act(policy, observations) -> list[float]:
+    policy.reset()
+    out = []
+    for frame in observations:
+        policy.select_action(frame)
+        out.append(float(policy.last_reward[0]))
+    return out
+
+
+def test_training_batches_carry_the_past_frames_and_train_the_memory(marker_ds):
+    policy, pre, _, _ = build(marker_ds, **MEMORY)
+    assert policy.config.observation_delta_indices == [-6, -3, 0]
+    batch = next(batches(marker_ds, policy, pre, batch_size=4))
+    assert batch["observation.images.cam0"].shape[1] == 3  # two past frames and the current one
+    policy.train()
+    loss, info = policy.forward(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and "reward_loss" in info
+    assert policy.reward_memory.key.weight.grad.abs().sum() > 0
+    # ACT itself still acts on the current frame only: a plain batch of one frame per sample works too
+    policy.eval()
+    frame = next(frames(marker_ds, pre, episode=0))
+    assert policy.predict_action_chunk(frame).shape[:2] == (1, policy.config.chunk_size)
+
+
+def test_memory_changes_the_reward_of_a_frame(marker_ds):
+    """The same frame after the episode's later frames reads otherwise than as a first frame: the head does
+    read the memory (this fails if the memory is ignored or never filled)."""
+    policy, pre, _, _ = _trained(marker_ds)
+    observations = list(frames(marker_ds, pre, episode=0))
+    later_first = _act(policy, [*observations[::-1]])[-1]  # the first frame, after all the others
+    alone = _act(policy, observations[:1])[0]
+    assert abs(later_first - alone) > 1e-4
+
+
+def test_acting_frame_by_frame_equals_the_whole_episode_tools(marker_ds, tmp_path):
+    policy, pre, _, _ = _trained(marker_ds, reward_log_path=str(tmp_path / "rewards.jsonl"))
+    acted = _act(policy, list(frames(marker_ds, pre, episode=1)))
+    policy._log.flush()
+    dataset = load_dataset(marker_ds, [1])
+    tools = episode_outputs(policy, pre, dataset, batch_size=7).reward  # several calls: the memory carries
+    with_actions = episode_outputs(policy, pre, dataset, batch_size=5, actions=True).reward
+    frame_by_frame = episode_rewards(policy, pre, load_dataset(marker_ds, [0, 1]), batch_size=6)
+    np.testing.assert_allclose(tools, acted, atol=1e-5)
+    np.testing.assert_allclose(with_actions, acted, atol=1e-5)
+    np.testing.assert_allclose(frame_by_frame[-len(acted) :], acted, atol=1e-5)  # episode 0 did not leak in
+    logged = [json.loads(line) for line in (tmp_path / "rewards.jsonl").read_text().splitlines()]
+    steps = [line for line in logged if "reward" in line]
+    np.testing.assert_allclose([s["reward"][0] for s in steps], acted, atol=1e-5)
+
+
+def test_one_memory_per_environment_and_reset_clears_it(marker_ds):
+    policy, pre, _, _ = _trained(marker_ds)
+    ep0, ep1 = list(frames(marker_ds, pre, episode=0)), list(frames(marker_ds, pre, episode=1))
+    n = min(len(ep0), len(ep1))
+    alone0, alone1 = _act(policy, ep0[:n]), _act(policy, ep1[:n])
+    policy.reset()
+    together = []
+    for a, b in zip(ep0[:n], ep1[:n], strict=True):
+        both = {k: torch.cat([a[k], b[k]]) if isinstance(a[k], torch.Tensor) and a[k].dim() else a[k] for k in a}
+        policy.select_action(both)
+        together.append(policy.last_reward.tolist())
+    np.testing.assert_allclose(np.asarray(together)[:, 0], alone0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(together)[:, 1], alone1, atol=1e-5)
+    with pytest.raises(RuntimeError, match="reset"):
+        policy.select_action(ep0[0])  # one environment now, two memories: a reset was forgotten
+    assert _act(policy, ep0[:n]) == pytest.approx(alone0, abs=1e-6)  # reset() starts afresh
+
+
+def test_a_robot_standing_still_leaves_the_reward_where_it_was(marker_ds):
+    """Not a clock: the same observation repeated (3 s at 10 fps) changes neither memory nor reward."""
+    policy, pre, _, _ = _trained(marker_ds)
+    observations = list(frames(marker_ds, pre, episode=0))
+    k = len(observations) // 2
+    rewards = _act(policy, [*observations[: k + 1], *[observations[k]] * 30])
+    assert max(rewards[k:]) - min(rewards[k:]) < 1e-6, rewards[k:]
+    assert len({round(r, 5) for r in rewards[: k + 1]}) > 1  # while the marker moved, the reward did
+
+
+def _targets_the_loss_sees(policy, batch) -> torch.Tensor:
+    seen = []
+    loss_fn = policy.reward_head.loss
+
+    def spy(output, target):
+        seen.append(target.detach())
+        return loss_fn(output, target)
+
+    policy.reward_head.loss = spy
+    try:
+        policy.forward(batch)
+    finally:
+        policy.reward_head.loss = loss_fn
+    return seen[0]
+
+
+def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
+    policy, pre, _, _ = build(marker_ds, **MEMORY, reward_rewind=1.0)
+    batch = next(batches(marker_ds, policy, pre, batch_size=16, shuffle=True))
+    policy.train()
+    target = _targets_the_loss_sees(policy, batch)
+    labels = policy.reward_targets
+    now = labels.lookup(batch["index"])
+    pad = batch["observation.images.cam0_is_pad"][:, :-1]
+    options = torch.stack([labels.lookup((batch["index"] + k).clamp(min=0)) for k in (-6, -3)], 1)
+    for i in range(len(target)):
+        if pad[i].all():  # nothing to rewind to: the frame's own label
+            assert target[i] == pytest.approx(float(now[i]))
+        else:
+            assert any(target[i] == pytest.approx(float(options[i, j])) for j in (0, 1) if not pad[i, j])
+    assert (target < now - 1e-6).any()  # some samples do train on a falling progress
+    policy.config.reward_rewind = 0.0
+    np.testing.assert_allclose(_targets_the_loss_sees(policy, batch), now)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"reward_rewind": 0.5}, "reward_memory=max"),
+        ({**MEMORY, "reward_every_step": False}, "reward_every_step"),
+        ({"reward_memory": "max", "reward_memory_history": [-5, 3]}, "negative frame offsets"),
+        ({"reward_memory": "lstm"}, "reward_memory"),
+    ],
+)
+def test_memory_options_are_checked(options, message):
+    with pytest.raises(ValueError, match=message):
+        RewACTConfig(**{**TINY_CONFIG, **options})
