@@ -33,11 +33,10 @@ def _trained(root, steps: int = 30, **overrides):
         optim.zero_grad()
         loss.backward()
         optim.step()
-    # A few steps leave the frames' keys within 1e-4 of each other; larger key and head weights make the
-    # memory's effect visible without changing what is computed.
+    # A few steps leave the frames' keys within 1e-4 of each other; larger key weights make the memory's
+    # effect visible without changing what is computed.
     with torch.no_grad():
-        policy.reward_memory.key.weight.mul_(300.0)
-        policy.reward_head.net[0].weight[:, -policy.config.reward_memory_dim :].mul_(3.0)
+        policy.reward_memory.key.weight.mul_(100.0)
     policy.eval()
     return policy, pre, post, meta
 
@@ -68,13 +67,19 @@ def test_training_batches_carry_the_past_frames_and_train_the_memory(marker_ds):
 
 
 def test_memory_changes_the_reward_of_a_frame(marker_ds):
-    """The same frame after the episode's later frames reads otherwise than as a first frame: the head does
-    read the memory (this fails if the memory is ignored or never filled)."""
+    """The same frame after the episode's later frames reads otherwise than as a first frame: the later
+    frames raise the memory and the head reads it (this fails if the memory is ignored or never filled)."""
     policy, pre, _, _ = _trained(marker_ds)
     observations = list(frames(marker_ds, pre, episode=0))
-    later_first = _act(policy, [*observations[::-1]])[-1]  # the first frame, after all the others
-    alone = _act(policy, observations[:1])[0]
-    assert abs(later_first - alone) > 1e-4
+    _act(policy, observations[::-1])  # the first frame last, after all the others
+    after_all = policy._memory.clone()
+    _act(policy, observations[:1])
+    first_only = policy._memory.clone()
+    assert (after_all >= first_only).all() and (after_all > first_only + 1e-3).any()
+    with torch.no_grad():
+        feature = policy.reward_feature(policy.model.encode(policy._prepare(observations[0])))
+        logits = [policy.reward_head(torch.cat([feature, m], dim=-1)) for m in (after_all, first_only)]
+    assert abs(float(logits[0] - logits[1])) > 1e-5
 
 
 def test_acting_frame_by_frame_equals_the_whole_episode_tools(marker_ds, tmp_path):
