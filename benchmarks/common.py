@@ -81,7 +81,14 @@ def build_pair(setting: str, state_dim: int, image_hw: tuple[int, int], seed: in
 def make_batch(policy, batch_size: int, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     cfg = policy.config
-    batch = {key: torch.randn(batch_size, *ft.shape, generator=g) for key, ft in cfg.input_features.items()}
+    steps = len(cfg.observation_delta_indices or [0])  # a memory reads past frames beside the current one
+    history = (steps,) if steps > 1 else ()
+    batch = {
+        key: torch.randn(batch_size, *history, *ft.shape, generator=g)
+        for key, ft in cfg.input_features.items()
+    }
+    if history:
+        batch["observation.state_is_pad"] = torch.zeros(batch_size, steps, dtype=torch.bool)
     batch["action"] = torch.randn(batch_size, cfg.chunk_size, cfg.action_feature.shape[0], generator=g)
     batch["action_is_pad"] = torch.zeros(batch_size, cfg.chunk_size, dtype=torch.bool)
     batch["index"] = torch.randint(0, 10_000, (batch_size,), generator=g)
@@ -90,8 +97,20 @@ def make_batch(policy, batch_size: int, seed: int = 0) -> dict:
 
 
 def observation(batch: dict) -> dict:
-    """One observation (batch of 1) from a training batch, as a robot would give it."""
-    return {k: v[:1] for k, v in batch.items() if k.startswith("observation.")}
+    """One observation (batch of 1) from a training batch, as a robot would give it (the current frame)."""
+    return {k: v[:1] for k, v in current_frames(batch).items() if k.startswith("observation.")}
+
+
+def current_frames(batch: dict) -> dict:
+    """A training batch without the memory's past frames: what ACT trains on."""
+    steps = batch.get("observation.state_is_pad")
+    if steps is None:
+        return batch
+    return {
+        k: v[:, -1] if k.startswith("observation.") else v
+        for k, v in batch.items()
+        if not k.endswith("_is_pad") or k == "action_is_pad"
+    }
 
 
 def timed(fn: Callable[[], object]) -> float:

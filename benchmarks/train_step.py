@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import torch
-from common import build_pair, make_batch, policy_options, summary, timed
+from common import build_pair, current_frames, make_batch, policy_options, summary, timed
 
 
 def step_fn(policy, batch):
@@ -41,9 +41,10 @@ def peak_memory_mb(
 
     code = (
         "import resource, torch; from common import build_one, make_batch, policy_options; "
-        "from train_step import step_fn;"
+        "from common import current_frames; from train_step import step_fn;"
         f"p = build_one({which!r}, {setting!r}, {state_dim}, ({image}, {image}), 0, policy_options({flags!r}));"
-        f"f = step_fn(p, make_batch(p, {batch})); [f() for _ in range(3)];"
+        f"b = make_batch(p, {batch}); f = step_fn(p, b if {which!r} == 'rewact' else current_frames(b)); "
+        "[f() for _ in range(3)];"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run(
@@ -85,7 +86,7 @@ def main() -> None:
         a.setting, a.state_dim, (a.image, a.image), rewact_options=policy_options(a.policy)
     )
     batch = make_batch(rewact, a.batch)
-    steps = {"act": step_fn(act, dict(batch)), "rewact": step_fn(rewact, dict(batch))}
+    steps = {"act": step_fn(act, current_frames(batch)), "rewact": step_fn(rewact, dict(batch))}
     for fn in steps.values():  # warm-up
         fn()
     times = {"act": [], "rewact": []}

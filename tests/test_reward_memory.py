@@ -106,7 +106,9 @@ def test_one_memory_per_environment_and_reset_clears_it(marker_ds):
     policy.reset()
     together = []
     for a, b in zip(ep0[:n], ep1[:n], strict=True):
-        both = {k: torch.cat([a[k], b[k]]) if isinstance(a[k], torch.Tensor) and a[k].dim() else a[k] for k in a}
+        both = {
+            k: torch.cat([a[k], b[k]]) if isinstance(a[k], torch.Tensor) and a[k].dim() else a[k] for k in a
+        }
         policy.select_action(both)
         together.append(policy.last_reward.tolist())
     np.testing.assert_allclose(np.asarray(together)[:, 0], alone0, atol=1e-5)

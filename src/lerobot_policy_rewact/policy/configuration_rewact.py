@@ -222,7 +222,11 @@ class RewACTConfig(PreTrainedConfig):
     def observation_delta_indices(self) -> list[int] | None:
         """ACT's (None: the current frame only), or with a memory the history offsets and then 0: ACT still
         acts on the current frame (the last one); the memory reads the others."""
-        return [*self.memory_offsets, 0] if self.memory_offsets else ACTConfig.observation_delta_indices.fget(self)
+        return (
+            [*self.memory_offsets, 0]
+            if self.memory_offsets
+            else ACTConfig.observation_delta_indices.fget(self)
+        )
 
     action_delta_indices = ACTConfig.action_delta_indices
     reward_delta_indices = ACTConfig.reward_delta_indices

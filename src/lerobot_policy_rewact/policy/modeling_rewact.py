@@ -132,7 +132,9 @@ class RewACTPolicy(ACTPolicy):
 
         self.reward_head = make_reward_head(config)
         self.reward_memory = (
-            RewardMemory(config.dim_model, config.reward_memory_dim) if config.reward_memory != "none" else None
+            RewardMemory(config.dim_model, config.reward_memory_dim)
+            if config.reward_memory != "none"
+            else None
         )
         self.last_reward: Tensor | None = None
         self._memory: Tensor | None = None  # acting: (environments, key_dim), cleared by reset()
