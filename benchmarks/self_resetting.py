@@ -1,0 +1,121 @@
+"""A task whose end looks like its start: single-frame reward vs memory, over training seeds.
+
+The synthetic there-and-back marker task (`MarkerSpec(there_and_back=True)`, state and actions noise,
+so only the camera shows progress): the marker crosses the image and comes back, every frame of the
+way back looks like one of the way out, and the last frame like the first. Progress rises linearly over
+the whole episode. Each configuration trains with LeRobot's loop (`rewact train`, the demo's CPU size)
+once per seed on 16 episodes and is scored on 4 it never saw:
+
+- VOC (Spearman of reward and time), MAE to the linear label, MAE on the way back only;
+- end - start: mean reward of the last 3 frames minus the first 3 (a single frame cannot exceed 0 here);
+- frozen robot: acting frame by frame to the middle of the way back, then the same observation for 3 s,
+  the largest change of the reward over those 3 s.
+
+    python benchmarks/self_resetting.py                       # single frame vs memory, seeds 1000 7 42
+    python benchmarks/self_resetting.py --seeds 1000 --steps 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from reward_bench import REPO, aggregate, fmt, train
+from scipy import stats
+
+EPISODES, HELD_OUT = 20, 4
+METRICS = {
+    "voc": "high",
+    "mae": "low",
+    "mae_way_back": "low",
+    "end_minus_start": "high",
+    "frozen_change": "low",
+}
+CONFIGS = {"single frame": "", "memory": "--policy.reward_memory=max"}
+
+
+def make_data(root: Path) -> Path:
+    from lerobot_policy_rewact.generators.synthetic import MarkerSpec, make_marker_dataset
+
+    if (root / "meta" / "info.json").is_file():
+        return root
+    spec = MarkerSpec(
+        num_episodes=EPISODES, min_length=40, max_length=60, state_shows_progress=False, there_and_back=True
+    )
+    return make_marker_dataset(root, spec, repo_id="local/there_and_back")
+
+
+def score(model: Path, data: Path) -> dict:
+    import torch
+    from lerobot.policies.factory import make_pre_post_processors
+
+    from lerobot_policy_rewact import RewACTPolicy
+    from lerobot_policy_rewact.policy.labels import RewardTargets
+    from lerobot_policy_rewact.tools.datasets import open_dataset
+    from lerobot_policy_rewact.tools.inference import fast_episode_rewards
+
+    policy = RewACTPolicy.from_pretrained(model).eval()
+    pre, _ = make_pre_post_processors(policy.config, pretrained_path=str(model))
+    labels = RewardTargets.from_config(policy.config, open_dataset(data).meta)
+    rows = []
+    for ep in range(EPISODES - HELD_OUT, EPISODES):
+        ds = open_dataset(data, episodes=[ep])
+        pred = fast_episode_rewards(policy, pre, ds)
+        truth = labels.lookup(torch.as_tensor(np.asarray(ds.hf_dataset["index"]))).numpy()
+        n, back = len(pred), len(pred) // 2
+        k = back + n // 4  # the middle of the way back
+        policy.reset()
+        acted = []
+        for i in [*range(k + 1), *[k] * int(3 * ds.fps)]:
+            policy.select_action(pre(ds[i]))
+            acted.append(float(policy.last_reward[0]))
+        rows.append(
+            {
+                "voc": float(stats.spearmanr(pred, np.arange(n)).statistic),
+                "mae": float(np.abs(pred - truth).mean()),
+                "mae_way_back": float(np.abs(pred - truth)[back:].mean()),
+                "end_minus_start": float(pred[-3:].mean() - pred[:3].mean()),
+                "frozen_change": float(np.abs(np.asarray(acted[k:]) - acted[k]).max()),
+            }
+        )
+    return {key: float(np.mean([r[key] for r in rows])) for key in METRICS}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[1000, 7, 42])
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--out", type=Path, default=REPO / "outputs" / "bench" / "self_resetting.json")
+    a = p.parse_args()
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    t0 = time.perf_counter()
+    data = make_data(REPO / "data" / "there-and-back-bench")
+    result = {"seeds": a.seeds, "steps": a.steps, "configs": {}, "runs": {}}
+    train_eps = list(range(EPISODES - HELD_OUT))
+    for name, flags in CONFIGS.items():
+        runs = []
+        for seed in a.seeds:
+            where = REPO / "outputs" / "bench" / "self_resetting" / name.replace(" ", "_") / f"seed{seed}"
+            model = train(
+                data, "local/there_and_back", train_eps, flags.split(), seed, a.steps, where, "linear"
+            )
+            runs.append({"seed": seed, **score(model, data)})
+            print(f"[{time.perf_counter() - t0:6.0f}s] {name} seed {seed}: {runs[-1]}", flush=True)
+        result["runs"][name] = runs
+        result["configs"][name] = aggregate(runs, METRICS)
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(result, indent=2))
+    names = list(CONFIGS)
+    print("| metric (mean / worst (min-max) over seeds) | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for key in METRICS:
+        print(f"| {key} | " + " | ".join(fmt(result["configs"][n][key], 2) for n in names) + " |")
+    print(f"JSON in {a.out} ({(time.perf_counter() - t0) / 60:.0f} min)")
+
+
+if __name__ == "__main__":
+    main()
