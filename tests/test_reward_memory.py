@@ -175,3 +175,15 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
 def test_memory_options_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
         RewACTConfig(**{**TINY_CONFIG, **options})
+
+
+def test_past_frames_of_another_size_are_resized_like_the_current_one():
+    """Fine-tuning a memory policy on data of another resolution: (B, frames, C, H, W) batches are resized."""
+    from lerobot_policy_rewact.policy.processor_rewact import ResizeImagesProcessorStep
+
+    step = ResizeImagesProcessorStep(sizes={"observation.images.cam0": [8, 10]})
+    frames = torch.rand(2, 3, 3, 16, 20)
+    out = step.observation({"observation.images.cam0": frames.clone()})["observation.images.cam0"]
+    assert out.shape == (2, 3, 3, 8, 10)
+    one = step.observation({"observation.images.cam0": frames[:, 1].clone()})["observation.images.cam0"]
+    assert torch.allclose(out[:, 1], one)

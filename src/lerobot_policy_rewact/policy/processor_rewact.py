@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 @ProcessorStepRegistry.register(name="rewact_resize_images")
 @dataclass
 class ResizeImagesProcessorStep(ObservationProcessorStep):
-    """Resize camera images (B, C, H, W) to `sizes[key] = [H, W]`, bilinear with antialiasing.
+    """Resize camera images (B, C, H, W), or (B, frames, C, H, W) with a memory's past frames, to
+    `sizes[key] = [H, W]`, bilinear with antialiasing.
 
     Images already at their size pass through untouched; a camera of another size is reported
     once, then resized at every call.
@@ -54,13 +55,13 @@ class ResizeImagesProcessorStep(ObservationProcessorStep):
                     "'%s' is %s, the policy works at %s: resizing", key, tuple(image.shape[-2:]), tuple(size)
                 )
                 self._warned.add(key)
-            batched = image if image.dim() == 4 else image.unsqueeze(0)
+            batched = image.reshape(-1, *image.shape[-3:])  # (C, H, W), (B, ...) or (B, frames, ...)
             if not batched.is_floating_point():  # uint8 frames: resize in float, keep the dtype
                 resized = F.interpolate(batched.float(), size=tuple(size), mode="bilinear", antialias=True)
                 resized = resized.round().clamp(0, 255).to(image.dtype)
             else:
                 resized = F.interpolate(batched, size=tuple(size), mode="bilinear", antialias=True)
-            observation[key] = resized if image.dim() == 4 else resized.squeeze(0)
+            observation[key] = resized.reshape(*image.shape[:-2], *size)
         return observation
 
     def get_config(self) -> dict[str, Any]:
