@@ -13,6 +13,7 @@ once per seed on 16 episodes and is scored on 4 it never saw:
 
     python benchmarks/self_resetting.py                       # single frame vs memory, seeds 1000 7 42
     python benchmarks/self_resetting.py --seeds 1000 --steps 200
+    python benchmarks/self_resetting.py --label mean --flags=--policy.reward_feature=mean
 """
 
 from __future__ import annotations
@@ -89,8 +90,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[1000, 7, 42])
     p.add_argument("--steps", type=int, default=400)
-    p.add_argument("--out", type=Path, default=REPO / "outputs" / "bench" / "self_resetting.json")
+    p.add_argument(
+        "--flags", default="", help="--policy.* flags added to every configuration (space-separated)"
+    )
+    p.add_argument("--label", default="default", help="names the run (outputs/bench/self_resetting/<label>)")
+    p.add_argument("--out", type=Path, default=None)
     a = p.parse_args()
+    a.out = a.out or REPO / "outputs" / "bench" / f"self_resetting_{a.label}.json"
     os.environ.setdefault("TQDM_DISABLE", "1")
     t0 = time.perf_counter()
     data = make_data(REPO / "data" / "there-and-back-bench")
@@ -99,10 +105,17 @@ def main() -> None:
     for name, flags in CONFIGS.items():
         runs = []
         for seed in a.seeds:
-            where = REPO / "outputs" / "bench" / "self_resetting" / name.replace(" ", "_") / f"seed{seed}"
-            model = train(
-                data, "local/there_and_back", train_eps, flags.split(), seed, a.steps, where, "linear"
+            where = (
+                REPO
+                / "outputs"
+                / "bench"
+                / "self_resetting"
+                / a.label
+                / name.replace(" ", "_")
+                / f"seed{seed}"
             )
+            all_flags = [*flags.split(), *a.flags.split()]
+            model = train(data, "local/there_and_back", train_eps, all_flags, seed, a.steps, where, "linear")
             runs.append({"seed": seed, **score(model, data)})
             print(f"[{time.perf_counter() - t0:6.0f}s] {name} seed {seed}: {runs[-1]}", flush=True)
         result["runs"][name] = runs
