@@ -38,3 +38,20 @@ def frames(root: Path, pre, episode: int):
     dataset = load_dataset(root, [episode])
     for i in range(len(dataset)):
         yield pre(dataset[i])
+
+
+def reward_loss_inputs(policy, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(head output, target) the reward loss is computed on in one forward pass of `policy` (detached)."""
+    seen = []
+    loss_fn = policy.reward_head.loss
+
+    def spy(output, target):
+        seen.append((output.detach(), target.detach()))
+        return loss_fn(output, target)
+
+    policy.reward_head.loss = spy
+    try:
+        policy.forward(batch)
+    finally:
+        policy.reward_head.loss = loss_fn
+    return seen[0]

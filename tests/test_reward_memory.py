@@ -14,7 +14,7 @@ from lerobot_policy_rewact import RewACTConfig
 from lerobot_policy_rewact.tools.inference import episode_outputs, episode_rewards
 
 from conftest import TINY_CONFIG, load_dataset
-from helpers import batches, build, frames
+from helpers import batches, build, frames, reward_loss_inputs
 
 # The token mean (not the default latent token) varies from frame to frame from the first steps on, so a
 # few steps give keys that differ between frames; the memory works the same on either feature.
@@ -129,19 +129,7 @@ def test_a_robot_standing_still_leaves_the_reward_where_it_was(marker_ds):
 
 
 def _targets_the_loss_sees(policy, batch) -> torch.Tensor:
-    seen = []
-    loss_fn = policy.reward_head.loss
-
-    def spy(output, target):
-        seen.append(target.detach())
-        return loss_fn(output, target)
-
-    policy.reward_head.loss = spy
-    try:
-        policy.forward(batch)
-    finally:
-        policy.reward_head.loss = loss_fn
-    return seen[0]
+    return reward_loss_inputs(policy, batch)[1]
 
 
 def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):

@@ -15,7 +15,7 @@ from lerobot.policies.act.modeling_act import ACTPolicy
 
 from lerobot_policy_rewact.policy.configuration_rewact import _declared_fields
 
-from helpers import batches, build, frames
+from helpers import batches, build, frames, reward_loss_inputs
 
 
 def _train(policy, batch, steps: int = 20, lr: float = 1e-3) -> None:
@@ -38,19 +38,7 @@ def _no_dropout(policy) -> None:
 
 def _rewards_the_loss_sees(policy, batch) -> torch.Tensor:
     """The rewards the reward loss is computed on, in a training forward pass."""
-    seen = []
-    loss_fn = policy.reward_head.loss
-
-    def spy(output, target):
-        seen.append(policy.reward_head.reward(output).detach())
-        return loss_fn(output, target)
-
-    policy.reward_head.loss = spy
-    try:
-        policy.forward(batch)
-    finally:
-        policy.reward_head.loss = loss_fn
-    return seen[0]
+    return policy.reward_head.reward(reward_loss_inputs(policy, batch)[0])
 
 
 @pytest.mark.parametrize("head", ["sigmoid", "distributional"])
