@@ -14,6 +14,7 @@ once per seed on 16 episodes and is scored on 4 it never saw:
     python benchmarks/self_resetting.py                       # single frame vs memory, seeds 1000 7 42
     python benchmarks/self_resetting.py --seeds 1000 --steps 200
     python benchmarks/self_resetting.py --label mean --flags=--policy.reward_feature=mean
+    python benchmarks/self_resetting.py --configs memory "memory + rewind"
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ METRICS = {
     "end_minus_start": "high",
     "frozen_change": "low",
 }
-CONFIGS = {"single frame": "", "memory": "--policy.reward_memory=max"}
+CONFIGS = {
+    "single frame": "",
+    "memory": "--policy.reward_memory=max",
+    "memory + rewind": "--policy.reward_memory=max --policy.reward_rewind=0.5",
+}
 
 
 def make_data(root: Path) -> Path:
@@ -93,6 +98,7 @@ def main() -> None:
     p.add_argument(
         "--flags", default="", help="--policy.* flags added to every configuration (space-separated)"
     )
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="which to run")
     p.add_argument("--label", default="default", help="names the run (outputs/bench/self_resetting/<label>)")
     p.add_argument("--out", type=Path, default=None)
     a = p.parse_args()
@@ -102,8 +108,8 @@ def main() -> None:
     data = make_data(REPO / "data" / "there-and-back-bench")
     result = {"seeds": a.seeds, "steps": a.steps, "configs": {}, "runs": {}}
     train_eps = list(range(EPISODES - HELD_OUT))
-    for name, flags in CONFIGS.items():
-        runs = []
+    for name in a.configs:
+        flags, runs = CONFIGS[name], []
         for seed in a.seeds:
             where = (
                 REPO
@@ -122,7 +128,7 @@ def main() -> None:
         result["configs"][name] = aggregate(runs, METRICS)
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(result, indent=2))
-    names = list(CONFIGS)
+    names = a.configs
     print("| metric (mean / worst (min-max) over seeds) | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
     for key in METRICS:

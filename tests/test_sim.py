@@ -12,8 +12,8 @@ pytest.importorskip("gym_aloha")
 
 from lerobot_policy_rewact import RewACTConfig  # noqa: E402
 from lerobot_policy_rewact.generators.sim import ground_truth  # noqa: E402
-from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, generate  # noqa: E402
-from lerobot_policy_rewact.generators.sim.expert import PERTURBATIONS  # noqa: E402
+from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, episode_truth, generate  # noqa: E402
+from lerobot_policy_rewact.generators.sim.expert import PERTURBATIONS, TAKE_BACK  # noqa: E402
 from lerobot_policy_rewact.generators.sim.replay import record_episode  # noqa: E402
 from lerobot_policy_rewact.policy import ground_truth_file  # noqa: E402
 from lerobot_policy_rewact.policy.labels import RewardTargets  # noqa: E402
@@ -61,6 +61,58 @@ def test_ground_truth_from_stages():
     missed = np.zeros(200, dtype=int)
     m = ground_truth.derive(missed, seed=0, perturbation="missed_grasp", critical_step=170)
     assert m.failure_frame == 170 and set(m.progress) == {0.0}
+
+
+def test_return_task_ends_looking_like_it_started_and_fails_on_the_way_back():
+    """The self-resetting task: a success ends with the cube where it was and the arms home (the last
+    frame looks like the first, unlike the middle), its progress rises through 7 stages to 1; a cube
+    dropped or misplaced on the way back is a failure from then on."""
+    seed = 3
+    rec = record_episode(seed, None, SMALL_IMAGE, np.random.default_rng(seed), task="transfer_and_return")
+    t = episode_truth(rec, seed)
+    assert t.success and list(t.stage_onsets) == [1, 2, 3, 4, 5, 6, 7], t.stage_onsets
+    assert TAKE_BACK < t.stage_onsets[5] < t.stage_onsets[6] < t.completion_frame < len(rec.images)
+    assert t.progress[0] == 0 and t.progress[-1] == 1 and np.all(np.diff(t.progress) >= 0)
+    frames = rec.images.astype(float)
+    assert np.abs(frames[-1] - frames[0]).mean() < 0.2 * np.abs(frames[len(frames) // 2] - frames[0]).mean()
+    assert np.linalg.norm(rec.cube[-1, :2] - rec.cube[0, :2]) < ground_truth.PLACED_WITHIN_M
+    for perturbation in ("dropped_on_return", "misplaced"):
+        rec = record_episode(
+            seed, perturbation, SMALL_IMAGE, np.random.default_rng(seed), "transfer_and_return"
+        )
+        f = episode_truth(rec, seed)
+        assert not f.success and f.failure_frame > TAKE_BACK and f.stage_onsets.get(5), (perturbation, f)
+        assert set(f.progress[f.failure_frame :]) == {0.0}
+
+
+def test_return_stages_from_contacts_positions_and_joints():
+    """After the transfer: the right hand alone holding it is 5, put down at its start 6, arms home and
+    untouched 7; put down anywhere else is 0 (lost); a cube in the air untouched keeps its stage."""
+    n = 8
+    sim = np.array([0, 2, 4, 4, 2, 2, 0, 0])
+    contacts = np.array(  # left, right, table
+        [[0, 0, 1], [0, 1, 0], [1, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 1, 1], [0, 0, 1]], dtype=bool
+    )
+    cube = np.zeros((n, 3))
+    states = np.zeros((n, 14))
+    states[1:7, 1] = 1.0  # arms away from home until the last frame
+    assert ground_truth.return_stages(sim, contacts, cube, states).tolist() == [0, 2, 4, 4, 5, 5, 6, 7]
+    cube[6:, 0] = 0.1  # put down 10 cm away
+    assert ground_truth.return_stages(sim, contacts, cube, states).tolist() == [0, 2, 4, 4, 5, 5, 0, 0]
+
+
+def test_demo_task_is_checked_and_old_stamps_stay_valid():
+    with pytest.raises(ValueError, match="transfer_and_return"):
+        DemoDataSpec(task="return")
+    assert "task" not in DemoDataSpec().key()  # datasets generated before the option are reused
+    spec = DemoDataSpec(num_episodes=10, task="transfer_and_return")
+    assert spec.key()["task"] == "transfer_and_return"
+    kinds = {p for _, _, p in spec.plan() if p}
+    assert kinds == {"missed_grasp", "dropped_cube", "missed_handover"}  # 3 failures in a block of 10
+    assert {p for _, _, p in DemoDataSpec(num_episodes=20, task="transfer_and_return").plan() if p} >= {
+        "dropped_on_return",
+        "misplaced",
+    }
 
 
 @pytest.fixture(scope="module")

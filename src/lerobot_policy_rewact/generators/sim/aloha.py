@@ -101,6 +101,19 @@ def cube_position(physics) -> np.ndarray:
     return physics.data.qpos[start : start + 3].copy()
 
 
+def contacts(physics) -> tuple[bool, bool, bool]:
+    """Whether the cube touches the left fingers, the right fingers, the table (as gym-aloha's reward reads them)."""
+    geom = physics.model.id2name
+    pairs = {
+        (geom(c.geom1, "geom"), geom(c.geom2, "geom")) for c in physics.data.contact[: physics.data.ncon]
+    }
+    return (
+        ("red_box", "vx300s_left/10_left_gripper_finger") in pairs,
+        ("red_box", "vx300s_right/10_right_gripper_finger") in pairs,
+        ("red_box", "table") in pairs,
+    )
+
+
 class Renderer:
     """Draws one camera of a scene at a small size, without shadows or anti-aliasing (3-10x faster)."""
 

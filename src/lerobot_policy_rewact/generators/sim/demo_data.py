@@ -22,6 +22,7 @@ from tqdm import tqdm
 log = logging.getLogger(__name__)
 
 TASK = "Transfer the red cube from the right gripper to the left gripper."
+RETURN_TASK = "Transfer the red cube to the left gripper, take it back and put it where it was, arms home."
 JOINT_NAMES = [
     f"{side}_{joint}"
     for side in ("left", "right")
@@ -39,11 +40,26 @@ class DemoDataSpec:
     image_width: int = 128  # top camera width in pixels
     seed: int = 0  # seeds the cube poses and which episodes fail
     workers: int = 2  # simulator processes
+    # "transfer" (8 s), or "transfer_and_return" (13 s, self-resetting: the cube is taken back and put
+    # where it started, arms home, so the last frame looks like the first; two more failure kinds).
+    task: str = "transfer"
+
+    def __post_init__(self):
+        from .expert import TASKS
+
+        if self.task not in TASKS:
+            raise ValueError(f"unknown demo task {self.task!r}; choose from {', '.join(TASKS)} (--task=...)")
+
+    @property
+    def instruction(self) -> str:
+        """The task text stored with every frame."""
+        return TASK if self.task == "transfer" else RETURN_TASK
 
     def plan(self) -> list[tuple[int, int, str | None]]:
         """(episode index, simulator seed, perturbation or None) for every episode."""
-        from .expert import PERTURBATIONS
+        from .expert import PERTURBATIONS, RETURN_PERTURBATIONS
 
+        kinds_of = PERTURBATIONS if self.task == "transfer" else RETURN_PERTURBATIONS
         rng = np.random.default_rng(self.seed)
         out, kinds = [], 0
         for block in range(0, self.num_episodes, 10):
@@ -52,7 +68,7 @@ class DemoDataSpec:
             for i in range(size):
                 pert = None
                 if i in failing:
-                    pert, kinds = PERTURBATIONS[kinds % len(PERTURBATIONS)], kinds + 1
+                    pert, kinds = kinds_of[kinds % len(kinds_of)], kinds + 1
                 out.append((block + i, self.seed * 100_000 + block + i, pert))
         return out
 
@@ -60,18 +76,29 @@ class DemoDataSpec:
         d = asdict(self)
         d.pop("workers")  # does not change the data
         d["episodes"] = d.pop("num_episodes")  # the name stamps were first written with
+        if d["task"] == "transfer":
+            d.pop("task")  # stamps from before the task existed stay valid
         return d
 
 
-def _record(job: tuple[int, int, str | None, tuple[int, int]]):
+def _record(job: tuple[int, int, str | None, tuple[int, int], str]):
     """Record one episode and derive its ground truth (runs in a worker process)."""
-    from . import ground_truth
     from .replay import record_episode
 
-    index, seed, perturbation, image_hw = job
-    rec = record_episode(seed, perturbation, image_hw, np.random.default_rng(seed))
-    truth = ground_truth.derive(rec.stages, seed, perturbation, rec.plan.critical_step)
-    return index, rec.images, rec.states, rec.actions, truth
+    index, seed, perturbation, image_hw, task = job
+    rec = record_episode(seed, perturbation, image_hw, np.random.default_rng(seed), task)
+    return index, rec.images, rec.states, rec.actions, episode_truth(rec, seed)
+
+
+def episode_truth(rec, seed: int):
+    """The ground truth of one recorded episode, by its task's stages."""
+    from . import ground_truth
+
+    crit, pert = rec.plan.critical_step, rec.plan.perturbation
+    if rec.plan.task == "transfer":
+        return ground_truth.derive(rec.stages, seed, pert, crit)
+    stages = ground_truth.return_stages(rec.stages, rec.contacts, rec.cube, rec.states)
+    return ground_truth.derive(stages, seed, pert, crit, top=max(ground_truth.RETURN_STAGE_NAMES))
 
 
 def generate(spec: DemoDataSpec, root: Path) -> Path:
@@ -96,7 +123,9 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
         },
     }
     dataset = create_dataset("local/aloha_transfer_cube_rewact", aloha.FPS, features, tmp, robot_type="aloha")
-    jobs = [(i, seed, pert, (spec.image_height, spec.image_width)) for i, seed, pert in spec.plan()]
+    jobs = [
+        (i, seed, pert, (spec.image_height, spec.image_width), spec.task) for i, seed, pert in spec.plan()
+    ]
     truths = {}
     t0 = time.perf_counter()
     # MuJoCo and its renderer are per process: episodes run in spawned workers, written here in order.
@@ -112,7 +141,7 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
                         "observation.state": states[t],
                         "action": actions[t],
                         "observation.images.top": images[t],
-                        "task": TASK,
+                        "task": spec.instruction,
                     }
                 )
             dataset.save_episode()
@@ -126,8 +155,8 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
         tmp,
         ground_truth_file.GroundTruthFile(
             fps=aloha.FPS,
-            task=TASK,
-            stages=ground_truth.STAGE_NAMES,
+            task=spec.instruction,
+            stages=ground_truth.stage_names(spec.task),
             smoothing_frames=ground_truth.SMOOTHING_FRAMES,
             episodes=truths,
         ),

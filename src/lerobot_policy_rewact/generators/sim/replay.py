@@ -19,18 +19,26 @@ class Recording:
     actions: np.ndarray  # (T, 14) joint commands
     stages: np.ndarray  # (T,) env stage after each action (0-4, flickers)
     plan: Plan
+    contacts: np.ndarray  # (T, 3) bool after each action: cube touches left fingers, right fingers, table
+    cube: np.ndarray  # (T, 3) cube position after each action
+    start_cube: np.ndarray  # (3,) where the cube started
 
 
 def record_episode(
-    seed: int, perturbation: str | None, image_hw: tuple[int, int], rng: np.random.Generator | None = None
+    seed: int,
+    perturbation: str | None,
+    image_hw: tuple[int, int],
+    rng: np.random.Generator | None = None,
+    task: str = "transfer",
 ) -> Recording:
     """Run the expert in the joint scene for a whole episode, rendering only the top camera."""
-    expert = Expert(seed, perturbation, rng)
+    expert = Expert(seed, perturbation, rng, task)
     env = aloha.joint_env(seed)
     state = env.reset().observation["qpos"]
+    start_cube = aloha.cube_position(env.physics)
     render = aloha.Renderer(env.physics, *image_hw)
-    images, states, actions, stages = [], [], [], []
-    for t in range(aloha.EPISODE_STEPS):
+    images, states, actions, stages, contacts, cube = [], [], [], [], [], []
+    for t in range(expert.plan.steps):
         images.append(render())
         states.append(state)
         action = expert.command(t, aloha.cube_position(env.physics))
@@ -38,10 +46,15 @@ def record_episode(
         state = step.observation["qpos"]
         actions.append(action)
         stages.append(step.reward)
+        contacts.append(aloha.contacts(env.physics))
+        cube.append(aloha.cube_position(env.physics))
     return Recording(
         images=np.stack(images),
         states=np.array(states, dtype=np.float32),
         actions=np.array(actions, dtype=np.float32),
         stages=np.array(stages, dtype=np.int64),
         plan=expert.plan,
+        contacts=np.array(contacts, dtype=bool),
+        cube=np.array(cube),
+        start_cube=start_cube,
     )
