@@ -7,6 +7,10 @@ loop at the demo's CPU size and scores the reward on episodes it never saw:
   simulator's ground truth, scored on 40-59 (14 successes, 6 failures of all four kinds) against
   it: MAE, VOC, ROC-AUC by final and by max smoothed reward, completion timing, false completions,
   calibration error;
+- the self-resetting demo (`--task=transfer_and_return`: the cube is taken back and put where it
+  started, arms home, so the last frame looks like the first), 30 episodes (9 failing): trained on
+  0-19 with ground truth, scored on 20-29 the same way, plus "end - start" on successes (mean reward
+  of the last 0.2 s minus the first 0.2 s: a reward that reads one frame cannot exceed 0 here);
 - the real G1 dataset in ../shared/data (never written): trained on episodes 0-72 with linear
   labels, scored on 73-92: VOC, MAE to the linear label, share of episodes ending above 0.8.
 
@@ -35,6 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 G1 = REPO.parent / "shared" / "data" / "g1_pick_bottle"
 DEMO_EPISODES, DEMO_HELD_OUT = 60, 20
+RETURN_EPISODES, RETURN_HELD_OUT = 30, 10
 G1_HELD_OUT = 20
 
 # Metric: (key in the scored summary, better is "low" / "high" / "zero" for worst-of-seeds).
@@ -49,6 +54,7 @@ DEMO_METRICS = {
     "calibration_error": "low",
 }
 G1_METRICS = {"voc_mean": "high", "mae_linear": "low", "ends_above_0.8": "high"}
+RETURN_METRICS = {**DEMO_METRICS, "end_minus_start": "high"}
 
 
 def train(data: Path, repo_id: str, episodes: list[int], flags: list[str], seed: int, steps: int, out: Path,
@@ -83,19 +89,32 @@ def calibration_error(calibration: list[dict]) -> float | None:
     return sum(b["frames"] * abs(b["pred_mean"] - b["truth_mean"]) for b in calibration) / frames
 
 
-def score_demo(model: Path, data: Path, out: Path) -> dict:
+def score_demo(
+    model: Path, data: Path, out: Path, episodes: int = DEMO_EPISODES, held_out: int = DEMO_HELD_OUT
+) -> dict:
+    """A simulated demo's held-out episodes against its ground truth."""
     from lerobot_policy_rewact.tools import evaluate as ev
     from lerobot_policy_rewact.tools.datasets import DatasetArgs
     from lerobot_policy_rewact.tools.inference import PolicyArgs
 
-    held = list(range(DEMO_EPISODES - DEMO_HELD_OUT, DEMO_EPISODES))
+    held = list(range(episodes - held_out, episodes))
     curves = ev.dataset_curves(PolicyArgs(str(model)), DatasetArgs(root=str(data), episodes=held))
     s = ev.write_report(curves, out)["summary"]
     found, total = (int(x) for x in s["completion_detected"].split("/"))
+    edge = [max(1, round(c.fps * 0.2)) for c in curves]
     return {
         **{k: s[k] for k in DEMO_METRICS if k in s},
         "completion_missed": total - found,
         "calibration_error": calibration_error(s["calibration"]),
+        "end_minus_start": float(
+            np.mean(
+                [
+                    c.pred[-k:].mean() - c.pred[:k].mean()
+                    for c, k in zip(curves, edge, strict=True)
+                    if c.success
+                ]
+            )
+        ),
         "failures": s["failures"],
         "successes": s["successes"],
     }
@@ -167,10 +186,12 @@ def markdown(result: dict) -> str:
                  ("calibration error", "calibration_error")]  # fmt: skip
     g1_rows = [("G1: VOC, held-out", "voc_mean"), ("G1: MAE to the linear label", "mae_linear"),
                ("G1: share ending above 0.8", "ends_above_0.8")]  # fmt: skip
+    return_rows = [(f"self-resetting: {label}", key) for label, key in demo_rows if "(of" not in label] + [
+        ("self-resetting: end - start, successes", "end_minus_start")]  # fmt: skip
     names = list(result["configs"])
     lines.append("| metric (mean / worst (min-max) over seeds) | " + " | ".join(names) + " |")
     lines.append("|---" * (len(names) + 1) + "|")
-    for task, rows in (("demo", demo_rows), ("g1", g1_rows)):
+    for task, rows in (("demo", demo_rows), ("return", return_rows), ("g1", g1_rows)):
         for label, key in rows:
             cells = [result["configs"][n].get(task, {}).get(key) for n in names]
             if all(c is None for c in cells):
@@ -200,7 +221,7 @@ def main() -> None:
                    help="NAME=FLAGS: a configuration, its --policy.* flags space-separated (repeatable)")  # fmt: skip
     p.add_argument("--seeds", type=int, nargs="+", default=[1000, 7, 42])
     p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--tasks", nargs="+", default=["demo", "g1"], choices=["demo", "g1"])
+    p.add_argument("--tasks", nargs="+", default=["demo", "return", "g1"], choices=["demo", "return", "g1"])
     p.add_argument("--costs", action="store_true", help="also measure the cost ratios of each config")
     p.add_argument("--label", default="current", help="names the run (outputs/bench/reward/<label>)")
     p.add_argument("--out", type=Path, default=None)
@@ -217,11 +238,18 @@ def main() -> None:
         from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, ensure
 
         data = ensure(DemoDataSpec(num_episodes=DEMO_EPISODES), data)
+    return_data = REPO / "data" / "aloha-return-bench"
+    if "return" in a.tasks:
+        from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, ensure
+
+        return_data = ensure(
+            DemoDataSpec(num_episodes=RETURN_EPISODES, task="transfer_and_return"), return_data
+        )
     g1_total = json.loads((G1 / "meta" / "info.json").read_text())["total_episodes"] if "g1" in a.tasks else 0
     result = {"seeds": a.seeds, "steps": a.steps, "configs": {}, "runs": {}}
     for name, flag_text in configs.items():
         flags = flag_text.split()
-        runs = {"demo": [], "g1": []}
+        runs = {"demo": [], "return": [], "g1": []}
         for seed in a.seeds:
             if "demo" in a.tasks:
                 where = run_dir / name / f"demo-seed{seed}"
@@ -230,6 +258,20 @@ def main() -> None:
                 runs["demo"].append({"seed": seed, **score_demo(model, data, where / "eval")})
                 print(
                     f"[{time.perf_counter() - t0:6.0f}s] {name} demo seed {seed}: {runs['demo'][-1]}",
+                    flush=True,
+                )
+            if "return" in a.tasks:
+                where = run_dir / name / f"return-seed{seed}"
+                model = train(return_data, "local/aloha_return_bench", list(range(RETURN_EPISODES - RETURN_HELD_OUT)),
+                              flags, seed, a.steps, where, "ground_truth")  # fmt: skip
+                runs["return"].append(
+                    {
+                        "seed": seed,
+                        **score_demo(model, return_data, where / "eval", RETURN_EPISODES, RETURN_HELD_OUT),
+                    }
+                )
+                print(
+                    f"[{time.perf_counter() - t0:6.0f}s] {name} return seed {seed}: {runs['return'][-1]}",
                     flush=True,
                 )
             if "g1" in a.tasks:
@@ -246,6 +288,7 @@ def main() -> None:
         result["configs"][name] = {
             "flags": flags,
             **({"demo": aggregate(runs["demo"], DEMO_METRICS)} if runs["demo"] else {}),
+            **({"return": aggregate(runs["return"], RETURN_METRICS)} if runs["return"] else {}),
             **({"g1": aggregate(runs["g1"], G1_METRICS)} if runs["g1"] else {}),
         }
         if a.costs:

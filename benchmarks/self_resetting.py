@@ -41,6 +41,8 @@ CONFIGS = {
     "single frame": "",
     "memory": "--policy.reward_memory=max",
     "memory + rewind": "--policy.reward_memory=max --policy.reward_rewind=0.5",
+    "window memory": "--policy.reward_memory=window",
+    "window + rewind": "--policy.reward_memory=window --policy.reward_rewind=0.5",
 }
 
 

@@ -1,6 +1,7 @@
-"""The reward's memory (reward_memory=max): trained through LeRobot's batches with past frames, the same
-rewards acting frame by frame as from the whole-episode tools and the reward log, one memory per
-environment, cleared by reset(), unchanged by a robot standing still; rewind augmentation."""
+"""The reward's memory (reward_memory=max and window): trained through LeRobot's batches with past frames,
+the same rewards acting frame by frame as from the whole-episode tools and the reward log, one memory per
+environment, cleared by reset(); max: unchanged by a robot standing still; window: acting reads what
+training read; rewind augmentation."""
 
 from __future__ import annotations
 
@@ -82,8 +83,11 @@ def test_memory_changes_the_reward_of_a_frame(marker_ds):
     assert abs(float(logits[0] - logits[1])) > 1e-5
 
 
-def test_acting_frame_by_frame_equals_the_whole_episode_tools(marker_ds, tmp_path):
-    policy, pre, _, _ = _trained(marker_ds, reward_log_path=str(tmp_path / "rewards.jsonl"))
+@pytest.mark.parametrize("kind", ["max", "window"])
+def test_acting_frame_by_frame_equals_the_whole_episode_tools(marker_ds, tmp_path, kind):
+    policy, pre, _, _ = _trained(
+        marker_ds, reward_memory=kind, reward_log_path=str(tmp_path / "rewards.jsonl")
+    )
     acted = _act(policy, list(frames(marker_ds, pre, episode=1)))
     policy._log.flush()
     dataset = load_dataset(marker_ds, [1])
@@ -98,8 +102,9 @@ def test_acting_frame_by_frame_equals_the_whole_episode_tools(marker_ds, tmp_pat
     np.testing.assert_allclose([s["reward"][0] for s in steps], acted, atol=1e-5)
 
 
-def test_one_memory_per_environment_and_reset_clears_it(marker_ds):
-    policy, pre, _, _ = _trained(marker_ds)
+@pytest.mark.parametrize("kind", ["max", "window"])
+def test_one_memory_per_environment_and_reset_clears_it(marker_ds, kind):
+    policy, pre, _, _ = _trained(marker_ds, reward_memory=kind)
     ep0, ep1 = list(frames(marker_ds, pre, episode=0)), list(frames(marker_ds, pre, episode=1))
     n = min(len(ep0), len(ep1))
     alone0, alone1 = _act(policy, ep0[:n]), _act(policy, ep1[:n])
@@ -128,6 +133,23 @@ def test_a_robot_standing_still_leaves_the_reward_where_it_was(marker_ds):
     assert len({round(r, 5) for r in rewards[: k + 1]}) > 1  # while the marker moved, the reward did
 
 
+@pytest.mark.parametrize("kind", ["max", "window"])
+def test_window_memory_acts_on_what_training_read(marker_ds, kind):
+    """The reward acting frame by frame equals the reward the training pass computes for the same frames
+    from LeRobot's batches (past frames at the history offsets, padded with the first frame): true of
+    the window memory by construction; the max memory reads more frames when acting, and differs."""
+    policy, pre, _, _ = _trained(marker_ds, reward_memory=kind)
+    acted = _act(policy, list(frames(marker_ds, pre, episode=1)))
+    batch = next(batches(marker_ds, policy, pre, episodes=[1], batch_size=len(acted)))
+    output, _ = reward_loss_inputs(policy.eval(), batch)
+    trained = policy.reward_head.reward(output).numpy()
+    gap = np.abs(trained - np.asarray(acted)).max()
+    if kind == "window":
+        assert gap < 1e-5, gap
+    else:
+        assert gap > 1e-4, gap  # the check above can fail
+
+
 def _targets_the_loss_sees(policy, batch) -> torch.Tensor:
     return reward_loss_inputs(policy, batch)[1]
 
@@ -154,7 +176,7 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"reward_rewind": 0.5}, "reward_memory=max"),
+        ({"reward_rewind": 0.5}, "reward_memory=window"),
         ({**MEMORY, "reward_every_step": False}, "reward_every_step"),
         ({"reward_memory": "max", "reward_memory_history": [-5, 3]}, "negative frame offsets"),
         ({"reward_memory": "lstm"}, "reward_memory"),

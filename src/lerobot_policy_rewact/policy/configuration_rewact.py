@@ -20,7 +20,7 @@ from lerobot.policies.act.configuration_act import ACTConfig
 REWARD_HEADS = ("sigmoid", "distributional")
 REWARD_FEATURES = ("latent", "mean")
 REGRESSION_LOSSES = ("mse", "l1")
-REWARD_MEMORIES = ("none", "max")
+REWARD_MEMORIES = ("none", "max", "window")
 
 
 def _declared_fields(source: type) -> list[dataclasses.Field]:
@@ -82,11 +82,15 @@ class RewACTConfig(PreTrainedConfig):
             frame seen since `reset()`. A maximum over a set ignores repeats and order, so a robot
             standing still leaves the memory, and the reward, unchanged: the memory cannot count frames
             or read the clock. Acting keeps one memory per environment and updates it from the pass that
-            computes the reward, so a control step costs what it did; see `reward_memory_history`).
+            computes the reward, so a control step costs what it did; see `reward_memory_history`), or
+            "window" (the maximum over the current frame and the frames at `reward_memory_history` before
+            it, when acting as in training: the two read the same memory; a robot standing still for
+            longer than the window leaves only its own frame there).
         reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
         reward_memory_history: frame offsets (negative, LeRobot's delta-index convention) of the past
             frames each training sample reads to build its memory (the episode's first frame stands in
-            for frames before it). These extra frames run the backbone without gradients.
+            for frames before it); the window memory reads them when acting too. These extra frames run
+            the backbone without gradients in training; acting keeps their keys.
         reward_rewind: share of training samples "rewound" (needs reward_memory): the sample's current
             frame is replaced by one of its past frames, its memory still holds the later frame, and
             the target is the past frame's (lower) label, so the reward learns that progress can fall
@@ -202,7 +206,7 @@ class RewACTConfig(PreTrainedConfig):
             raise ValueError(f"reward_rewind must be in [0, 1], got {self.reward_rewind}.")
         if self.reward_rewind > 0 and self.reward_memory == "none":
             raise ValueError(
-                "reward_rewind needs a memory to rewind from: add --policy.reward_memory=max "
+                "reward_rewind needs a memory to rewind from: add --policy.reward_memory=window (or max) "
                 "(or set --policy.reward_rewind=0)."
             )
         if self.reward_loss_weight < 0:

@@ -12,7 +12,7 @@ Because the reward depends only on the encoder, a reward-only pass (`predict_rew
 the encoder: no transformer decoder, no action head. `select_action` uses it on the steps where ACT
 pops a queued action, so the reward is fresh at every control step.
 
-With `reward_memory="max"` the head also reads a memory of the episode so far (`reward_memory.py`):
+With `reward_memory="max"` or `"window"` the head also reads a memory of the episode (`reward_memory.py`):
 acting keeps one per environment (cleared by `reset()`), `predict_episode` fills it over a whole
 episode at once, and training builds it from a few past frames of each sample.
 """
@@ -40,7 +40,7 @@ from .configuration_rewact import RewACTConfig
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
-from .reward_memory import RewardMemory, combine, running
+from .reward_memory import RewardMemory, combine, running, window
 from .sample_weights import EPSILON as SAMPLE_WEIGHT_EPSILON, SampleWeights
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class EpisodeStep:
     """What `predict_episode` gives for consecutive frames of one episode."""
 
     reward: Tensor  # (T,) in [0, 1]
-    memory: Tensor | None  # (1, key_dim): the memory after the last frame, to pass to the next call
+    memory: Tensor | None  # the memory's state after the last frame, to pass to the next call
     chunk: Tensor | None = None  # (T, chunk_size, action_dim) ACT's action chunks, when asked for
 
 
@@ -167,8 +167,14 @@ class RewACTPolicy(ACTPolicy):
         if self.reward_memory is None:
             return self.reward_head(feature), None
         keys = self.reward_memory(feature)
-        memory = running(keys, before) if episode else combine(keys, before)
-        return self.reward_head(torch.cat([feature, memory.to(feature.dtype)], dim=-1)), memory
+        if self.config.reward_memory == "window":  # state: the last frames' keys
+            rows = keys.unsqueeze(0) if episode else keys.unsqueeze(1)  # (envs, frames, key_dim)
+            memory, state = window(rows, before, self.config.memory_offsets)
+            memory = memory[0] if episode else memory[:, 0]
+        else:  # state: the memory itself
+            memory = running(keys, before) if episode else combine(keys, before)
+            state = memory[-1:] if episode else memory
+        return self.reward_head(torch.cat([feature, memory.to(feature.dtype)], dim=-1)), state
 
     def _split_history(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
         """A training batch of a memory policy carries each sample's past frames (LeRobot's
@@ -420,7 +426,7 @@ class RewACTPolicy(ACTPolicy):
         encoded = self.model.encode(self._prepare(batch))
         output, after = self._head(self.reward_feature(encoded), memory, episode=True)
         chunk = self.model.decode(encoded) if actions else None
-        return EpisodeStep(self.reward_head.reward(output), None if after is None else after[-1:], chunk)
+        return EpisodeStep(self.reward_head.reward(output), after, chunk)
 
     @torch.no_grad()
     def step_reward(self, batch: dict[str, Tensor]) -> Tensor:
