@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from lerobot_policy_rewact.tools import evaluate, presets
+from lerobot_policy_rewact.tools.checkpoints import PolicyArgs
 from lerobot_policy_rewact.tools.datasets import DatasetArgs, open_dataset
-from lerobot_policy_rewact.tools.inference import PolicyArgs
 
 REWARD_KEYS = ("mae", "voc_successes_mean", "auroc_final_reward", "auroc_max_smoothed_reward")
 ACT_FIELDS = (

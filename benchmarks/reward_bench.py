@@ -94,8 +94,8 @@ def score_demo(
 ) -> dict:
     """A simulated demo's held-out episodes against its ground truth."""
     from lerobot_policy_rewact.tools import evaluate as ev
+    from lerobot_policy_rewact.tools.checkpoints import PolicyArgs
     from lerobot_policy_rewact.tools.datasets import DatasetArgs
-    from lerobot_policy_rewact.tools.inference import PolicyArgs
 
     held = list(range(episodes - held_out, episodes))
     curves = ev.dataset_curves(PolicyArgs(str(model)), DatasetArgs(root=str(data), episodes=held))
@@ -122,8 +122,8 @@ def score_demo(
 
 def score_g1(model: Path, out: Path, episodes: list[int]) -> dict:
     from lerobot_policy_rewact.tools import evaluate as ev
+    from lerobot_policy_rewact.tools.checkpoints import PolicyArgs
     from lerobot_policy_rewact.tools.datasets import DatasetArgs
-    from lerobot_policy_rewact.tools.inference import PolicyArgs
 
     curves = ev.dataset_curves(PolicyArgs(str(model)), DatasetArgs(root=str(G1), episodes=episodes))
     report = ev.write_report(curves, out, tune=False)

@@ -97,6 +97,10 @@ def world(marker_ds, tmp_path_factory):
     (w / "demo_other").mkdir()
     (w / "demo_other" / "rewact_generation.json").write_text(json.dumps({"spec": {"episodes": 1}}))
     (w / "existing.json").write_text("{}")
+    from lerobot_policy_rewact.generators.synthetic import MarkerSpec, make_marker_dataset
+
+    other = MarkerSpec(num_episodes=2, min_length=15, max_length=20, state_dim=5, action_dim=5, cameras=1)
+    make_marker_dataset(w / "other_robot", other, repo_id="local/other_robot")
     return w
 
 
@@ -267,6 +271,17 @@ def _cases(w: Path) -> dict[str, tuple[list[str], str]]:
             "another spec",
         ),
         "unknown command": (["no-such-command"], "unknown command"),
+        "labels: no subcommand": (["labels"], "no subcommand"),
+        "train: list flag not closed": ([*train, "--dataset.episodes=[0,1"], "is not a list"),
+        "evaluate: list flag not closed": (["evaluate", ds, ck, "--dataset.episodes=[0,1"], "is not a list"),
+        "evaluate: dataset of another robot": (
+            ["evaluate", f"--dataset.root={w / 'other_robot'}", ck],
+            "observation.state is [5]",
+        ),
+        "visualise: dataset of another robot": (
+            ["visualise", f"--dataset.root={w / 'other_robot'}", ck, "--dataset.episodes=[0]"],
+            "observation.state is [5]",
+        ),
     }
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from lerobot_policy_rewact import RewACTPolicy
+from lerobot_policy_rewact.policy import reward_log
 from lerobot_policy_rewact.policy.modeling_rewact import NonFiniteLossError
 from lerobot_policy_rewact.policy.processor_rewact import ObservationError
 from lerobot_policy_rewact.tools import evaluate
@@ -101,7 +102,7 @@ def test_a_checkpoint_carries_its_label_file(marker_ds, tmp_path):
 )
 def test_rollouts_are_scored_from_lerobot_evals_real_files(release, tmp_path):
     folder = FIXTURES / release
-    successes = evaluate.successes_from_eval_info(folder / "eval_info.json")
+    successes = reward_log.successes_from_eval_info(folder / "eval_info.json")
     info = json.loads((folder / "eval_info.json").read_text())
     assert successes == [bool(s) for t in info["per_task"] for s in t["metrics"]["successes"]]
     curves = evaluate.rollout_curves(folder / "rewards.jsonl", folder / "eval_info.json", fps=50)

@@ -88,7 +88,8 @@ def test_predictions_from_parallel_requests(marker_ds, tmp_path):
 
     import numpy as np
 
-    from lerobot_policy_rewact.tools.inference import PolicyArgs, fast_episode_rewards
+    from lerobot_policy_rewact.tools.checkpoints import PolicyArgs
+    from lerobot_policy_rewact.tools.inference import fast_episode_rewards
 
     from helpers import build
 

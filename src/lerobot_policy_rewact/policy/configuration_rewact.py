@@ -71,8 +71,7 @@ class RewACTConfig(PreTrainedConfig):
             the expected value over the bin centres).
         reward_feature: which ACT feature the head reads: "latent" (the transformer encoder's
             output at the latent token, a summary token every other token attends to) or "mean"
-            (average of all encoder output tokens). Same cost; "latent" scored better on held-out
-            frames (benchmarks/reward_feature.py).
+            (average of all encoder output tokens). Same cost; BENCHMARKS.md compares them.
         reward_loss_weight: weight of the reward loss added to ACT's loss.
         reward_state_dropout: share of training samples whose reward is computed without the robot
             state (as for the dataset's mean state), so the reward must read the camera; ACT's actions

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..files import write_atomic
 from .json_files import read_json
 
 FILENAME = "rewact_ground_truth.json"
@@ -71,11 +72,7 @@ class GroundTruthMissingError(GroundTruthError, FileNotFoundError):
 
 def write(root: Path, truth: GroundTruthFile) -> Path:
     """Write the file beside a dataset (atomically: never a half-written file)."""
-    path = Path(root) / FILENAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(truth.model_dump_json())
-    tmp.replace(path)
-    return path
+    return write_atomic(Path(root) / FILENAME, lambda tmp: tmp.write_text(truth.model_dump_json()))
 
 
 def read(root: Path) -> dict[int, EpisodeTruth]:

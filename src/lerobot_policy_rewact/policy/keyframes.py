@@ -108,69 +108,94 @@ def parse(
     episode and failure entry that is valid on its own is then checked against the dataset.
     """
     report = CheckReport()
-    out: dict[int, EpisodeLabels] = {}
     if not isinstance(doc, dict):
         report.errors.append(f"the file must hold a JSON object, got {type(doc).__name__}")
-        return out, report
+        return {}, report
     report.errors += label_file.problems(label_file.LabelFile, doc)
     if isinstance(doc.get("repo_id"), str) and repo_id and doc["repo_id"] != repo_id:
         report.warnings.append(f"repo_id {doc['repo_id']!r} differs from the dataset's {repo_id!r}")
     report.warnings += [
         f"unknown field '{k}' is ignored" for k in sorted(set(doc) - set(label_file.LabelFile.model_fields))
     ]
-    lengths = dict(zip(table.episode_index.tolist(), table.length.tolist(), strict=True))
-    fps = table.fps
+    check = _EntryCheck(table, report)
+    episodes = doc.get("episodes")
+    for key, raw in (episodes if isinstance(episodes, dict) else {}).items():
+        check.episode(key, raw)
+    failures = doc.get("failures")
+    for i, raw in enumerate(failures if isinstance(failures, list) else []):
+        check.failure(i, raw)
+    check.warn_unmarked_falls()
+    return check.out, report
+
+
+class _EntryCheck:
+    """Checks the label file's entries one by one against the dataset's episodes, collecting the
+    labels of the valid ones (`out`) and every problem (`report`)."""
+
+    def __init__(self, table: EpisodeTable, report: CheckReport):
+        self.lengths = dict(zip(table.episode_index.tolist(), table.length.tolist(), strict=True))
+        self.fps, self.report = table.fps, report
+        self.out: dict[int, EpisodeLabels] = {}
+
+    def known_episode(self, ep: int, where: str) -> bool:
+        if ep not in self.lengths:
+            self.report.errors.append(
+                f"{where}: episode {ep} is not in the dataset (it has {len(self.lengths)} episodes)"
+            )
+        return ep in self.lengths
 
     def failure_moment(
+        self,
         frame_index: int | None,
         seconds: float | None,
         where: str,
         ep: int,
-        names: tuple[str, str] = ("frame_index", "timestamp"),
+        names=("frame_index", "timestamp"),
     ) -> int | None:
         if frame_index is None and seconds is None:
             return None
-        return _frame(frame_index, seconds, where, lengths[ep], fps, report, names)
+        return _frame(frame_index, seconds, where, self.lengths[ep], self.fps, self.report, names)
 
-    def known_episode(ep: int, where: str) -> bool:
-        if ep not in lengths:
-            report.errors.append(
-                f"{where}: episode {ep} is not in the dataset (it has {len(lengths)} episodes)"
-            )
-        return ep in lengths
-
-    episodes = doc.get("episodes")
-    for key, raw in (episodes if isinstance(episodes, dict) else {}).items():
+    def episode(self, key: Any, raw: Any) -> None:
+        """One entry of `episodes`: its keypoints, and its failure moment when its outcome is a failure."""
         if (
             not isinstance(raw, dict)
             or not str(key).strip().isdigit()
-            or not known_episode(int(key), f"episode {key}")
+            or not self.known_episode(int(key), f"episode {key}")
         ):
-            continue
+            return
         ep = int(key)
         where = f"episode {ep}"
         entry = _valid(label_file.EpisodeEntry, {k: v for k, v in raw.items() if k != "keypoints"})
         if entry is not None:
-            report.warnings += [
+            self.report.warnings += [
                 f"{where}: unknown field '{k}' is ignored" for k in label_file.unknown_keys(entry)
             ]
-        labels = out.setdefault(ep, EpisodeLabels())
-        seen: dict[int, int] = {}
+        labels = self.out.setdefault(ep, EpisodeLabels())
         keypoints = raw.get("keypoints", [])
-        for i, raw_kp in enumerate(keypoints if isinstance(keypoints, list) else []):
+        self.keypoints(ep, where, keypoints if isinstance(keypoints, list) else [], labels)
+        if entry is not None and entry.outcome == "failure":
+            names = ("failure_frame", "failure_timestamp")
+            failed_at = self.failure_moment(entry.failure_frame, entry.failure_timestamp, where, ep, names)
+            given = entry.failure_frame is not None or entry.failure_timestamp is not None
+            _mark_failed(labels, failed_at, given, where, self.report)
+
+    def keypoints(self, ep: int, where: str, keypoints: list, labels: EpisodeLabels) -> None:
+        seen: dict[int, int] = {}
+        for i, raw_kp in enumerate(keypoints):
             kwhere = f"{where}, keypoint {i}"
             # A keypoint whose reward is wrong still has its moment checked against the episode.
             kp = _valid(label_file.KeypointEntry, raw_kp) or _valid(label_file.Moment, raw_kp)
             if kp is None:
                 continue
-            frame = _frame(kp.frame_index, kp.timestamp, kwhere, lengths[ep], fps, report)
+            frame = _frame(kp.frame_index, kp.timestamp, kwhere, self.lengths[ep], self.fps, self.report)
             if frame is None or not isinstance(kp, label_file.KeypointEntry):
                 continue
-            report.warnings += [
+            self.report.warnings += [
                 f"{kwhere}: unknown field '{k}' is ignored" for k in label_file.unknown_keys(kp)
             ]
             if frame in seen:
-                report.errors.append(
+                self.report.errors.append(
                     f"{kwhere}: same frame ({frame}) as keypoint {seen[frame]}: duplicate time"
                 )
                 continue
@@ -179,40 +204,29 @@ def parse(
                 Keypoint(frame, float(kp.reward if kp.reward is not None else 0.0), kp.failure)
             )
         labels.keypoints.sort(key=lambda k: k.frame)
-        if entry is not None and entry.outcome == "failure":
-            names = ("failure_frame", "failure_timestamp")
-            failed_at = failure_moment(entry.failure_frame, entry.failure_timestamp, where, ep, names)
-            _mark_failed(
-                labels,
-                failed_at,
-                entry.failure_frame is not None or entry.failure_timestamp is not None,
-                where,
-                report,
-            )
 
-    failures = doc.get("failures")
-    for i, raw in enumerate(failures if isinstance(failures, list) else []):
+    def failure(self, i: int, raw: Any) -> None:
+        """One entry of `failures`: an episode that failed, at a moment or not."""
         where = f"failures[{i}]"
         entry = _valid(label_file.FailureEntry, raw if isinstance(raw, dict) else {"episode": raw})
-        if entry is None or not known_episode(entry.episode, where):
-            continue
-        labels = out.setdefault(entry.episode, EpisodeLabels())
+        if entry is None or not self.known_episode(entry.episode, where):
+            return
+        labels = self.out.setdefault(entry.episode, EpisodeLabels())
         where = f"{where} (episode {entry.episode})"
-        failed_at = failure_moment(entry.frame_index, entry.timestamp, where, entry.episode)
-        _mark_failed(
-            labels, failed_at, entry.frame_index is not None or entry.timestamp is not None, where, report
-        )
+        failed_at = self.failure_moment(entry.frame_index, entry.timestamp, where, entry.episode)
+        given = entry.frame_index is not None or entry.timestamp is not None
+        _mark_failed(labels, failed_at, given, where, self.report)
 
-    for ep, labels in out.items():
-        previous = None
-        for k in labels.keypoints:
-            if previous is not None and k.reward < previous.reward and not k.failure:
-                report.warnings.append(
-                    f"episode {ep}: reward falls from {previous.reward} to {k.reward} at frame {k.frame} without "
-                    '"failure": true (interpolated as a gradual decline; mark it if the task failed there)'
-                )
-            previous = k
-    return out, report
+    def warn_unmarked_falls(self) -> None:
+        for ep, labels in self.out.items():
+            previous = None
+            for k in labels.keypoints:
+                if previous is not None and k.reward < previous.reward and not k.failure:
+                    self.report.warnings.append(
+                        f"episode {ep}: reward falls from {previous.reward} to {k.reward} at frame {k.frame} without "
+                        '"failure": true (interpolated as a gradual decline; mark it if the task failed there)'
+                    )
+                previous = k
 
 
 def _valid(model: type[label_file.BaseModel], raw: Any) -> Any:

@@ -309,7 +309,6 @@ class ColumnLabels(RewardLabelSource):
 
     def __init__(self, column: str, rescale: bool = False):
         self.column, self.rescale = column, rescale
-        self._values: np.ndarray | None = None
 
     @classmethod
     def from_config(cls, config: Any) -> ColumnLabels:

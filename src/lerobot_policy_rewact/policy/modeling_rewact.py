@@ -61,16 +61,21 @@ class ConsoleMetrics:
     policy's own numbers only to wandb (0.4.4); newer releases print them themselves."""
 
     def __init__(self, every: int = 100):
-        self.every, self.steps, self.sums = every, 0, {}
+        from lerobot.utils.logging_utils import AverageMeter
+
+        self.every, self.steps = every, 0
+        self.meters = {
+            k: AverageMeter(k, ":.3f") for k in ("reward_loss", "reward_mae", "action_frames_share")
+        }
 
     def add(self, info: dict[str, float]) -> None:
         self.steps += 1
-        for key in ("reward_loss", "reward_mae", "action_frames_share"):
-            self.sums[key] = self.sums.get(key, 0.0) + info[key]
+        for key, meter in self.meters.items():
+            meter.update(info[key])
         if self.steps % self.every == 0:
-            means = " ".join(f"{k}:{v / self.every:.3f}" for k, v in self.sums.items())
-            log.info("rewact step:%d %s", self.steps, means)
-            self.sums = {}
+            log.info("rewact step:%d %s", self.steps, " ".join(str(m) for m in self.meters.values()))
+            for meter in self.meters.values():
+                meter.reset()
 
 
 @dataclass
@@ -298,28 +303,10 @@ class RewACTPolicy(ACTPolicy):
         latent, mu, log_sigma_x2 = self.model.latent(batch)
         encoded = self.model.encode(batch, latent, observed)
         actions_hat = self.model.decode(encoded)
-        # The reward reads the encoder as when acting: a second encoder pass with the acting latent over
-        # the same camera features, unless the action pass already used it (no VAE, or eval mode).
-        # With reward_state_dropout, that pass sees no robot state for a random share of the samples.
-        drop = self.config.reward_state_dropout if self.training else 0.0
-        if drop > 0:
-            mask = torch.rand(observed.tokens.shape[1], device=observed.tokens.device) < drop
-            acting = self.model.encode(batch, None, self.model.without_state(observed, mask))
-        else:
-            acting = encoded if mu is None else self.model.encode(batch, None, observed)
-        output, target = self._training_reward(batch, past, self.reward_feature(acting))
+        output, target = self._reward_pass(batch, past, observed, encoded, acting_latent=mu is None)
         reward_loss = self.reward_head.loss(output, target)  # (B,)
-
-        # ACT's loss per sample: L1 over the chunk's real (not padded) steps, and the VAE's KL.
-        real = ~batch["action_is_pad"].unsqueeze(-1)
-        l1_sum = (F.l1_loss(batch[ACTION], actions_hat, reduction="none") * real).sum(dim=(1, 2))
-        l1_count = compat.act_l1_count(real, actions_hat.shape[-1])  # what ACT divides by, per sample
+        l1_sum, l1_count, kld = self._act_loss_terms(batch, actions_hat, mu, log_sigma_x2)
         l1 = l1_sum / l1_count.clamp(min=1)
-        kld = (
-            (-0.5 * (1 + log_sigma_x2 - mu.pow(2) - log_sigma_x2.exp())).sum(-1)
-            if self.config.use_vae and mu is not None
-            else None
-        )
         action_loss = l1 + self.config.kl_weight * kld if kld is not None else l1
         trained = self._trained_frames(batch)  # (B,) 1.0, or 0.0 for failed frames
         rabc = self._rabc.weights(batch["index"], batch.get("episode_index")) if self._rabc else None
@@ -352,6 +339,41 @@ class RewACTPolicy(ACTPolicy):
                     (trained * kld).sum() / trained.sum().clamp(min=1)
                 )
         return action_mean + self.config.reward_loss_weight * reward_loss.mean(), info
+
+    def _reward_pass(
+        self,
+        batch: dict[str, Tensor],
+        past: dict[str, Tensor] | None,
+        observed: Any,
+        encoded: Encoded,
+        acting_latent: bool,
+    ) -> tuple[Tensor, Tensor]:
+        """(head output, target) of a training batch. The reward reads the encoder as when acting: a second
+        encoder pass with the acting latent over the same camera features, unless the action pass already
+        used it (`acting_latent`: no VAE, or eval mode). With reward_state_dropout, that pass sees no robot
+        state for a random share of the samples."""
+        drop = self.config.reward_state_dropout if self.training else 0.0
+        if drop > 0:
+            mask = torch.rand(observed.tokens.shape[1], device=observed.tokens.device) < drop
+            acting = self.model.encode(batch, None, self.model.without_state(observed, mask))
+        else:
+            acting = encoded if acting_latent else self.model.encode(batch, None, observed)
+        return self._training_reward(batch, past, self.reward_feature(acting))
+
+    def _act_loss_terms(
+        self, batch: dict[str, Tensor], actions_hat: Tensor, mu: Tensor | None, log_sigma_x2: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """ACT's loss per sample: (L1 summed over the chunk's real (not padded) steps, what ACT divides
+        that sum by, the VAE's KL or None)."""
+        real = ~batch["action_is_pad"].unsqueeze(-1)
+        l1_sum = (F.l1_loss(batch[ACTION], actions_hat, reduction="none") * real).sum(dim=(1, 2))
+        l1_count = compat.act_l1_count(real, actions_hat.shape[-1])
+        kld = (
+            (-0.5 * (1 + log_sigma_x2 - mu.pow(2) - log_sigma_x2.exp())).sum(-1)
+            if self.config.use_vae and mu is not None
+            else None
+        )
+        return l1_sum, l1_count, kld
 
     def _nonfinite_report(self, batch: dict[str, Tensor], per_sample: Tensor) -> str:
         """Which samples and which inputs made the loss NaN or infinite."""

@@ -1,4 +1,5 @@
-"""The per-step reward log (`--policy.reward_log_path`), kept out of the control loop's hot path.
+"""The per-step reward log (`--policy.reward_log_path`), kept out of the control loop's hot path, and
+its reading back with the rollouts' outcomes (lerobot-eval's eval_info.json) for `rewact evaluate`.
 
 One JSON line per control step: `{"episode": E, "step": S, "reward": [r_env0, r_env1, ...]}`. Each
 run starts with a line `{"run": "<UTC time>"}`, so a file reused by a later run keeps the runs
@@ -14,6 +15,8 @@ import weakref
 from pathlib import Path
 
 from torch import Tensor
+
+from .json_files import read_json
 
 
 class RewardLog:
@@ -49,3 +52,52 @@ class RewardLog:
         self.step += 1
         if len(self._lines) >= self.flush_every:
             self.flush()
+
+
+class RolloutLogError(ValueError):
+    """A reward log or eval_info.json that cannot be scored; the message names the file and the fix."""
+
+
+def successes_from_eval_info(path: str | Path) -> list[bool]:
+    """Success of every rollout, in order, from the eval_info.json lerobot-eval writes.
+
+    LeRobot 0.4.4 and 0.6 write `per_task: [{"metrics": {"successes": [...]}}, ...]`; an older
+    layout has `per_episode: [{"success": ...}, ...]`.
+    """
+    info = read_json(
+        path, RolloutLogError, "does not exist: give the eval_info.json lerobot-eval wrote.", "--eval_info="
+    )
+    if isinstance(info, dict) and isinstance(info.get("per_task"), list):
+        return [bool(s) for task in info["per_task"] for s in task.get("metrics", {}).get("successes", [])]
+    if isinstance(info, dict) and isinstance(info.get("per_episode"), list):
+        return [bool(e["success"]) for e in info["per_episode"]]
+    raise RolloutLogError(
+        f"--eval_info={path} has neither per_task[].metrics.successes nor per_episode[].success: "
+        "is it lerobot-eval's eval_info.json?"
+    )
+
+
+def read_reward_log(path: str | Path) -> list[dict[tuple[int, int], list[float]]]:
+    """The runs in a reward log (`--policy.reward_log_path`): per run, (episode, env) -> rewards."""
+    path = Path(path)
+    if not path.is_file():
+        raise RolloutLogError(
+            f"--rollout_log={path} does not exist: give the file --policy.reward_log_path wrote."
+        )
+    runs: list[dict[tuple[int, int], list[float]]] = [{}]
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            if "run" in rec:  # a later run appended to the same file
+                if runs[-1]:
+                    runs.append({})
+                continue
+            for env_i, r in enumerate(rec["reward"]):
+                runs[-1].setdefault((int(rec["episode"]), env_i), []).append(float(r))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise RolloutLogError(
+                f"--rollout_log={path}, line {n}, is not a reward-log line ({e}): {line[:80]}"
+            ) from e
+    return [run for run in runs if run]

@@ -91,7 +91,7 @@ class SampleWeights:
         )
 
     @classmethod
-    def from_config(cls, config: Any, meta: Any = None) -> SampleWeights:
+    def from_config(cls, config: Any) -> SampleWeights:
         return cls.from_file(
             config.rabc_progress_path, config.chunk_size, config.rabc_kappa, config.rabc_head_mode
         )

@@ -13,7 +13,7 @@ checkpoint (`--policy.path`). The same models predict every frame's action chunk
   - end_distance: how far the episode's last 0.5 s (robot state, each camera) lies from the ends of
     its nearest other episodes (a fifth of them): a task that ends unlike the others;
   - length_z: robust z-score of the episode's length among all episodes (median and MAD).
-Each is turned into an *excess*: how many spreads (1.4826 x MAD, never below a floor that says
+Each is turned into an *excess*: how many spreads (the normal-scaled MAD, never below a floor that says
 what difference matters) the episode sits beyond the dataset's median in the suspicious direction,
 0 when it does not. `anomaly_score` (higher = more suspicious) adds four families with equal weight:
 the mean excess of the four curve scores, the end distance's, the action error's and the length's.
@@ -34,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import median_abs_deviation
 
 from . import metrics
 from .datasets import DatasetArgs
 from .progress import ACTION_ERRORS, FILENAME, ProgressConfig, run as run_progress
+from .smoothing import moving_average
 
 
 @dataclass
@@ -58,24 +60,17 @@ LENGTH_FLOOR = 0.1
 RELATIVE_FLOOR = 0.1  # action error and end distance: a tenth of the dataset's median
 
 
-def smooth(curve: np.ndarray, frames: int) -> np.ndarray:
-    """Moving average over `frames` (edges use what is there)."""
-    frames = max(1, min(frames, len(curve)))
-    kernel = np.ones(frames)
-    return np.convolve(curve, kernel, mode="same") / np.convolve(np.ones_like(curve), kernel, mode="same")
-
-
 def excess(values: np.ndarray, floor: float) -> np.ndarray:
-    """How many spreads (1.4826 x MAD, at least `floor`) each value lies above the median; 0 below it."""
+    """How many spreads (the normal-scaled MAD, scipy's, at least `floor`) each value lies above the median; 0 below it."""
     values = np.asarray(values, float)
     median = np.median(values)
-    spread = max(1.4826 * float(np.median(np.abs(values - median))), floor, 1e-12)
+    spread = max(float(median_abs_deviation(values, scale="normal")), floor, 1e-12)
     return np.clip((values - median) / spread, 0.0, None)
 
 
 def episode_scores(curve: np.ndarray, fps: float) -> dict[str, float]:
     """The scores of one reward curve (final_progress, voc, largest_drop, stalled_share)."""
-    s = smooth(np.asarray(curve, float), int(round(0.5 * fps)))
+    s = moving_average(curve, int(round(0.5 * fps)))
     second = max(1, int(round(fps)))
     gain = s[second:] - s[:-second] if len(s) > second else np.zeros(1)
     stalled = (gain < 0.02) & (s[:-second] < 0.9) if len(s) > second else np.zeros(1, bool)
@@ -158,7 +153,7 @@ def score_episodes(
     ]
     lengths = np.array([r["frames"] for r in rows], dtype=float)
     median = float(np.median(lengths))
-    mad = float(np.median(np.abs(lengths - median))) * 1.4826 or max(1.0, 0.1 * median)
+    mad = float(median_abs_deviation(lengths, scale="normal")) or max(1.0, 0.1 * median)
 
     def column(key: str) -> np.ndarray:
         return np.array([r[key] for r in rows])
@@ -265,41 +260,12 @@ def write_html(
         cards.append(
             {"row": row, "flagged": row["rank"] <= flagged, "curve": _png(fig), "thumbnails": images}
         )
-    template = jinja2.Environment(autoescape=True).from_string(_TEMPLATE)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lerobot_policy_rewact.tools", "templates"), autoescape=True
+    )
+    template = env.get_template("audit.html")
     path.write_text(template.render(title=title, cards=cards, flagged=flagged, total=len(rows)))
     return path
-
-
-_TEMPLATE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>
- body { font-family: sans-serif; margin: 1.5em; color: #222; }
- .card { border: 1px solid #ccc; border-radius: 6px; padding: .6em 1em; margin: .8em 0; }
- .flagged { border: 2px solid #c0392b; background: #fdf2f0; }
- .thumbs img { height: 72px; margin-right: 4px; }
- table.scores td { padding: 0 .8em 0 0; font-size: .9em; }
- h2 { font-size: 1.05em; margin: .2em 0; }
-</style></head><body>
-<h1>{{ title }}</h1>
-<p>{{ total }} episodes, ranked by anomaly score (higher = more suspicious); the top {{ flagged }} are flagged.</p>
-{% for c in cards %}
-<div class="card{% if c.flagged %} flagged{% endif %}" id="episode-{{ c.row.episode }}">
- <h2>#{{ c.row.rank }} episode {{ c.row.episode }}{% if c.flagged %} (flagged){% endif %}:
-  anomaly score {{ '%.2f' % c.row.anomaly_score }}</h2>
- <div class="thumbs">{% for t in c.thumbnails %}<img src="{{ t }}" alt="frame">{% endfor %}</div>
- <img src="{{ c.curve }}" alt="predicted progress">
- <table class="scores"><tr>
-  <td>final progress {{ '%.2f' % c.row.final_progress }}</td><td>VOC {{ '%.2f' % c.row.voc }}</td>
-  <td>largest drop {{ '%.2f' % c.row.largest_drop }}</td><td>stalled {{ '%.0f' % (100 * c.row.stalled_share) }} %</td>
-  <td>length {{ c.row.frames }} frames (z {{ '%.1f' % c.row.length_z }})</td></tr>
-  <tr>{% if c.row.action_error is not none %}<td>action error {{ '%.2f' % c.row.action_error }}</td>{% endif %}
-  {% if c.row.end_distance is not none %}<td>end unlike the others {{ '%.1f' % c.row.end_distance }}</td>{% endif %}
-  <td>excess: curve {{ '%.1f' % c.row.excess.curve }}, end {{ '%.1f' % c.row.excess.end }},
-   actions {{ '%.1f' % c.row.excess.action }}, length {{ '%.1f' % c.row.excess.length }}</td></tr></table>
-</div>
-{% endfor %}
-</body></html>
-"""
 
 
 def run(cfg: AuditConfig) -> list[dict]:

@@ -12,79 +12,28 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
-from ..generators.sim.demo_data import DemoDataSpec
-from ..generators.synthetic import MarkerSpec
-from .demo import DemoDataset
-
-
-@dataclass
-class NewDataset:
-    """The dataset folder to create (LeRobot's `--dataset.*` names)."""
-
-    # Folder to create; it must not exist yet.
-    root: str = ""
-    # Dataset id written into the dataset (default: local/<folder name>).
-    repo_id: str | None = None
-
-
-@dataclass
-class MarkerDataConfig(MarkerSpec):
-    """A small synthetic LeRobot dataset whose progress is visible (a marker crossing the image)."""
-
-    dataset: NewDataset = field(default_factory=NewDataset)
-
-
-@dataclass(frozen=True)
-class DemoDataConfig(DemoDataSpec):
-    """The simulated ALOHA cube-transfer demonstrations with ground truth (reused if already there)."""
-
-    dataset: DemoDataset = field(default_factory=DemoDataset)
-
-
-def _marker_data(cfg: MarkerDataConfig) -> None:
-    from ..generators.synthetic import make_marker_dataset
-
-    if not cfg.dataset.root:
-        raise SystemExit("error: give the folder to create: --dataset.root=<new folder>")
-    root = Path(cfg.dataset.root)
-    if root.exists():
-        raise SystemExit(
-            f"error: --dataset.root={root} already exists; choose a new folder (nothing was overwritten)."
-        )
-    spec = MarkerSpec(**{f.name: getattr(cfg, f.name) for f in fields(MarkerSpec)})
-    make_marker_dataset(root, spec, repo_id=cfg.dataset.repo_id or f"local/{root.name}")
-    print(f"dataset written to {root}")
-
-
-def _demo_data(cfg: DemoDataConfig) -> None:
-    from ..generators.sim.demo_data import ensure
-
-    spec = DemoDataSpec(**{f.name: getattr(cfg, f.name) for f in fields(DemoDataSpec)})
-    print(f"dataset at {ensure(spec, Path(cfg.dataset.root))}")
-
+from .flags import TRAINING_COMMANDS, check_list_flags, check_policy_options, root_cause, split_policy_options
 
 # name -> (what it does, "module:ConfigClass:function"), imported only when the command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "marker-data": (
         "write a synthetic dataset whose progress is visible",
-        "tools.cli:MarkerDataConfig:_marker_data",
+        "tools.make_data:MarkerDataConfig:marker_data",
     ),
-    "demo-data": ("generate the simulated ALOHA demonstrations", "tools.cli:DemoDataConfig:_demo_data"),
+    "demo-data": ("generate the simulated ALOHA demonstrations", "tools.make_data:DemoDataConfig:demo_data"),
     "demo": ("the main job end to end: data, training, scoring, outputs", "tools.demo:DemoConfig:run"),
     "evaluate": ("reward-quality metrics, table and plots", "tools.evaluate:EvaluateConfig:run"),
     "visualise": ("MP4 and PNG of the reward on dataset episodes", "tools.visualise:VisualiseConfig:run"),
     "progress": ("per-frame progress for RA-BC, cross-fitted", "tools.progress:ProgressConfig:run"),
     "audit": ("rank episodes by how suspicious their reward curves look", "tools.audit:AuditConfig:run"),
     "label": ("a local web page to label keypoints and failures", "tools.label_server:LabelConfig:run"),
-    "labels check": ("every problem of a label file", "tools.labels:LabelsCheckConfig:check"),
-    "labels plot": ("draw the curves a label file teaches", "tools.labels:LabelsPlotConfig:plot"),
+    "labels check": ("every problem of a label file", "tools.label_commands:LabelsCheckConfig:check"),
+    "labels plot": ("draw the curves a label file teaches", "tools.label_commands:LabelsPlotConfig:plot"),
     "labels from-ground-truth": (
         "keyframe labels from the demo data's ground truth",
-        "tools.labels:LabelsFromGroundTruthConfig:from_ground_truth",
+        "tools.label_commands:LabelsFromGroundTruthConfig:from_ground_truth",
     ),
 }
 
@@ -98,52 +47,6 @@ def _load(target: str) -> tuple[type, Callable[[Any], Any]]:
     return getattr(mod, config), getattr(mod, function)
 
 
-# Commands that train RewACT models themselves: they take any --policy.* option of training.
-TRAINING_COMMANDS = ("progress", "audit")
-
-
-def _split_policy_options(args: list[str]) -> tuple[list[str], list[str]]:
-    """(the command's own flags, the --policy.* training flags other than --policy.path), in either syntax."""
-    own, options, i = [], [], 0
-    while i < len(args):
-        arg = args[i]
-        name = arg.split("=", 1)[0]
-        takes_next = "=" not in arg and i + 1 < len(args) and not args[i + 1].startswith("--")
-        if name.startswith("--policy.") and name not in (
-            "--policy.path",
-            "--policy.use_amp",
-            "--policy.options",
-            "--policy.type",
-        ):
-            options.append(arg if "=" in arg else f"{arg}={args[i + 1]}" if takes_next else arg)
-        elif name != "--policy.type":
-            own.append(arg)
-            if takes_next:
-                own.append(args[i + 1])
-        i += 2 if takes_next else 1
-    return own, options
-
-
-def _check_policy_options(options: list[str]) -> None:
-    """Parse the training flags into a RewACTConfig now, so a typo stops before any training."""
-    import draccus
-
-    from ..policy.configuration_rewact import RewACTConfig
-
-    try:
-        draccus.parse(RewACTConfig, args=[f"--{o[len('--policy.') :]}" for o in options], exit_on_error=False)
-    except Exception as e:
-        raise SystemExit(f"error: the --policy.* training options are not valid: {root_cause(e)}") from None
-
-
-def root_cause(error: BaseException) -> str:
-    """The innermost message of a chain of errors (draccus wraps a config's own ValueError)."""
-    while error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
-        error = error.__cause__ or error.__context__
-    text = str(error).strip()
-    return text.splitlines()[-1].strip() if text else type(error).__name__
-
-
 def usage() -> str:
     lines = ["usage: rewact <command> [--option=value ...]   (rewact <command> --help lists its options)", ""]
     lines.append(f"  {'train':<26} train with LeRobot's loop; takes every lerobot-train flag")
@@ -151,14 +54,29 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _group_usage(group: str, rest: list[str]) -> None:
+    """`rewact labels [--help]`: list the group's subcommands (exit 0 when help was asked for, else 2)."""
+    lines = [f"usage: rewact {group} <subcommand> [--option=value ...]", ""]
+    lines += [f"  {name:<26} {text}" for name, (text, _) in COMMANDS.items() if name.split()[0] == group]
+    if rest in (["-h"], ["--help"]):
+        print("\n".join(lines))
+        raise SystemExit(0)
+    print("\n".join(lines), file=sys.stderr)
+    what = f"unknown subcommand {rest[0]!r}" if rest else "no subcommand given"
+    print(f"error: {what} of rewact {group}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the input's fault: shown as one line naming the problem, not a traceback."""
+    from ..files import OutputFolderError
     from ..policy.backbone_weights import BackboneWeightsError
     from ..policy.ground_truth_file import GroundTruthError
     from ..policy.keyframes import LabelFileError
     from ..policy.modeling_rewact import CheckpointError
-    from .datasets import DatasetFolderError, OutputFolderError
-    from .evaluate import RolloutLogError
+    from ..policy.reward_log import RolloutLogError
+    from .checkpoints import DatasetMismatchError
+    from .datasets import DatasetFolderError
 
     return (
         DatasetFolderError,
@@ -168,6 +86,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         LabelFileError,
         GroundTruthError,
         BackboneWeightsError,
+        DatasetMismatchError,
         FileExistsError,
     )
 
@@ -179,9 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["train"]:  # everything after `train` belongs to lerobot-train
         from .train import main as train
 
-        train(argv[1:])
+        train(argv[1:], prog="rewact train")
         return
     name = " ".join(argv[:2]) if " ".join(argv[:2]) in COMMANDS else (argv[0] if argv else "")
+    if name in {n.split()[0] for n in COMMANDS if " " in n}:  # a group (`labels`) without its subcommand
+        _group_usage(name, argv[1:2])
     if name not in COMMANDS:
         if argv[:1] in (["-h"], ["--help"]):
             print(usage())
@@ -193,11 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     import draccus
 
     config_class, function = _load(COMMANDS[name][1])
-    args, policy_options = _split_policy_options(argv[len(name.split()) :])
+    args, policy_options = split_policy_options(argv[len(name.split()) :])
     if policy_options and name not in TRAINING_COMMANDS:
         raise SystemExit(
             f"error: {policy_options[0]} is not an option of rewact {name} (it takes --policy.path)."
         )
+    check_list_flags(args)
     try:
         cfg = draccus.parse(config_class=config_class, args=args, prog=f"rewact {name}")
     except (draccus.utils.DecodingError, draccus.utils.ParsingError) as e:
@@ -205,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         where = f" (--{option[0]})" if option else ""
         raise SystemExit(f"error: an option of rewact {name} is not valid{where}: {root_cause(e)}") from None
     if policy_options:
-        _check_policy_options(policy_options)
+        check_policy_options(policy_options)
         cfg.policy.options = policy_options
     try:
         function(cfg)

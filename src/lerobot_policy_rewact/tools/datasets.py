@@ -163,32 +163,3 @@ def open_dataset(
         episodes=episodes,
         video_backend=video_backend or (None if torchcodec_usable() else "pyav"),
     )
-
-
-def fresh_output_dir(path: str | Path) -> Path:
-    """`path` if it is new or empty, else a new `<path>-<time>` beside it: earlier results are never
-    overwritten or mixed with new ones. Also checks that the folder can be written."""
-    import time
-
-    path = Path(path)
-    if path.exists() and path.is_dir() and any(path.iterdir()):
-        stamped = path.with_name(f"{path.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        n = 1
-        while stamped.exists():
-            stamped, n = path.with_name(f"{path.name}-{time.strftime('%Y%m%d-%H%M%S')}-{n}"), n + 1
-        print(f"{path} already holds results: writing to {stamped} instead (nothing is overwritten)")
-        path = stamped
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".rewact-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise OutputFolderError(
-            f"--output_dir={path} cannot be written ({e.strerror}): choose a folder you can write."
-        ) from e
-    return path
-
-
-class OutputFolderError(OSError):
-    """An output folder that cannot be created or written."""

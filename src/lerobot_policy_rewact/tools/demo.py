@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import fresh_output_dir
 from .presets import CPU, TrainingArgs, policy_flags
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,7 @@ class DemoConfig(TrainingArgs):
 
 def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
     """Train with LeRobot's loop in a subprocess; returns the last checkpoint's model folder."""
-    out_dir = Path(cfg.output_dir)
-    run_dir = out_dir / "train"
-    if run_dir.exists():  # never overwrite an earlier run
-        run_dir = out_dir / f"train-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = fresh_output_dir(Path(cfg.output_dir) / "train", create=False)  # LeRobot creates it
     cmd = [
         sys.executable,
         "-m",
@@ -88,8 +86,8 @@ def _episode_images(dataset) -> np.ndarray:
 def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, videos: int = 2) -> dict:
     """`rewact evaluate` on the held-out episodes, plus videos of a failure and a success."""
     from . import evaluate as ev
+    from .checkpoints import PolicyArgs
     from .datasets import DatasetArgs, open_dataset
-    from .inference import PolicyArgs
     from .video import write_reward_video
 
     curves = ev.dataset_curves(PolicyArgs(str(checkpoint)), DatasetArgs(root=str(data), episodes=episodes))

@@ -24,12 +24,14 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..policy.json_files import read_json
+from ..files import fresh_output_dir
+from ..policy.reward_log import RolloutLogError, read_reward_log, successes_from_eval_info
 from . import metrics
-from .datasets import DatasetArgs, DatasetFolderError, fresh_output_dir
+from .checkpoints import PolicyArgs, ScoringArgs
+from .datasets import DatasetArgs, DatasetFolderError
 from .detector import DONE, CompletionDetector
-from .inference import PolicyArgs, ScoringArgs
 from .plots import Panel, plot_calibration, plot_panels
+from .smoothing import moving_average
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +47,8 @@ class EpisodeCurve:
 
 
 def _smoothed_max(pred: np.ndarray, fps: float, seconds: float = 0.5) -> float:
-    k = max(1, int(round(fps * seconds)))
-    return (
-        float(np.convolve(pred, np.ones(k) / k, mode="valid").max()) if len(pred) >= k else float(pred.mean())
-    )
+    """The highest mean over `seconds` (the whole curve when shorter)."""
+    return float(moving_average(pred, max(1, int(round(fps * seconds))), full_windows_only=True).max())
 
 
 def score(
@@ -58,32 +58,11 @@ def score(
 ) -> dict:
     """Every metric over a set of episodes (see the module docstring). With `held_out`, each episode's
     detector timing comes from its own detector (tuned without it: cross-validated)."""
-    rows, timing, false_done = {}, [], 0
-    for c in curves:
-        row: dict[str, Any] = {
-            "success": c.success,
-            "frames": len(c.pred),
-            "voc": metrics.voc(c.pred),
-            "final_reward": metrics.final_reward(c.pred, c.fps),
-            "max_smoothed_reward": _smoothed_max(c.pred, c.fps),
-        }
-        if c.truth is not None:
-            row["mae"] = metrics.mae(c.pred, c.truth)
-            row["correlation"] = (
-                float(stats.pearsonr(c.pred, c.truth).statistic) if np.std(c.truth) > 0 else None
-            )
-        det = (held_out or {}).get(c.episode, detector)
-        det.fps = c.fps
-        state, frame = det.run(c.pred)
-        row["detector"] = {"state": state, "frame": frame}
-        if c.success is not False and c.completion_frame is not None and state == DONE:
-            row["completion_error_s"] = (frame - c.completion_frame) / c.fps
-            timing.append(row["completion_error_s"])
-        if c.success is False and state == DONE:
-            false_done += 1
-        rows[c.episode] = row
+    rows = {c.episode: _episode_row(c, (held_out or {}).get(c.episode, detector)) for c in curves}
+    timing = [r["completion_error_s"] for r in rows.values() if "completion_error_s" in r]
     ok = [r for r in rows.values() if r["success"] is not False]
     failed = [r for r in rows.values() if r["success"] is False]
+    false_done = sum(r["detector"]["state"] == DONE for r in failed)
     with_truth = [c for c in curves if c.truth is not None]
     completions = [c for c in curves if c.success is not False and c.completion_frame is not None]
     summary = {
@@ -93,16 +72,7 @@ def score(
         "voc_successes_mean": float(np.mean([r["voc"] for r in ok])) if ok else None,
         "voc_successes_min": float(np.min([r["voc"] for r in ok])) if ok else None,
         "mae": float(np.mean([rows[c.episode]["mae"] for c in with_truth])) if with_truth else None,
-        "correlation": (
-            float(
-                stats.pearsonr(
-                    np.concatenate([c.pred for c in with_truth]),
-                    np.concatenate([c.truth for c in with_truth]),
-                ).statistic
-            )
-            if with_truth
-            else None
-        ),
+        "correlation": _pooled_correlation(with_truth),
         "auroc_final_reward": metrics.auroc(
             [r["final_reward"] for r in ok], [r["final_reward"] for r in failed]
         ),
@@ -117,6 +87,34 @@ def score(
         "calibration": calibration(with_truth),
     }
     return {"summary": summary, "episodes": rows}
+
+
+def _episode_row(c: EpisodeCurve, detector: CompletionDetector) -> dict[str, Any]:
+    """One episode's metrics, and what the detector did on it (and when, against the true completion)."""
+    row: dict[str, Any] = {
+        "success": c.success,
+        "frames": len(c.pred),
+        "voc": metrics.voc(c.pred),
+        "final_reward": metrics.final_reward(c.pred, c.fps),
+        "max_smoothed_reward": _smoothed_max(c.pred, c.fps),
+    }
+    if c.truth is not None:
+        row["mae"] = metrics.mae(c.pred, c.truth)
+        row["correlation"] = float(stats.pearsonr(c.pred, c.truth).statistic) if np.std(c.truth) > 0 else None
+    detector.fps = c.fps
+    state, frame = detector.run(c.pred)
+    row["detector"] = {"state": state, "frame": frame}
+    if c.success is not False and c.completion_frame is not None and state == DONE:
+        row["completion_error_s"] = (frame - c.completion_frame) / c.fps
+    return row
+
+
+def _pooled_correlation(curves: list[EpisodeCurve]) -> float | None:
+    """Pearson correlation of predicted and true progress over the frames of all these episodes."""
+    if not curves:
+        return None
+    pred, truth = np.concatenate([c.pred for c in curves]), np.concatenate([c.truth for c in curves])
+    return float(stats.pearsonr(pred, truth).statistic)
 
 
 def calibration(curves: list[EpisodeCurve], bins: int = 10) -> list[dict]:
@@ -174,7 +172,7 @@ def dataset_curves(
     episodes = dataset.episodes if dataset.episodes is not None else list(range(meta.total_episodes))
     if labels_path and not Path(labels_path).is_file():
         raise DatasetFolderError(f"--labels={labels_path} does not exist: give a keyframe label file.")
-    policy, pre, _ = policy.load()
+    policy, pre, _ = policy.load(meta)
     if labels_path:
         policy.config.reward_labels, policy.config.reward_labels_path = "keyframes", labels_path
     truth = labels = None
@@ -197,55 +195,6 @@ def dataset_curves(
             done = np.flatnonzero(target >= 1.0)
             curves.append(EpisodeCurve(ep, pred, ds.fps, target, None, int(done[0]) if len(done) else None))
     return curves
-
-
-class RolloutLogError(ValueError):
-    """A reward log or eval_info.json that cannot be scored; the message names the file and the fix."""
-
-
-def successes_from_eval_info(path: str | Path) -> list[bool]:
-    """Success of every rollout, in order, from the eval_info.json lerobot-eval writes.
-
-    LeRobot 0.4.4 and 0.6 write `per_task: [{"metrics": {"successes": [...]}}, ...]`; an older
-    layout has `per_episode: [{"success": ...}, ...]`.
-    """
-    info = read_json(
-        path, RolloutLogError, "does not exist: give the eval_info.json lerobot-eval wrote.", "--eval_info="
-    )
-    if isinstance(info, dict) and isinstance(info.get("per_task"), list):
-        return [bool(s) for task in info["per_task"] for s in task.get("metrics", {}).get("successes", [])]
-    if isinstance(info, dict) and isinstance(info.get("per_episode"), list):
-        return [bool(e["success"]) for e in info["per_episode"]]
-    raise RolloutLogError(
-        f"--eval_info={path} has neither per_task[].metrics.successes nor per_episode[].success: "
-        "is it lerobot-eval's eval_info.json?"
-    )
-
-
-def read_reward_log(path: str | Path) -> list[dict[tuple[int, int], list[float]]]:
-    """The runs in a reward log (`--policy.reward_log_path`): per run, (episode, env) -> rewards."""
-    path = Path(path)
-    if not path.is_file():
-        raise RolloutLogError(
-            f"--rollout_log={path} does not exist: give the file --policy.reward_log_path wrote."
-        )
-    runs: list[dict[tuple[int, int], list[float]]] = [{}]
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            if "run" in rec:  # a later run appended to the same file
-                if runs[-1]:
-                    runs.append({})
-                continue
-            for env_i, r in enumerate(rec["reward"]):
-                runs[-1].setdefault((int(rec["episode"]), env_i), []).append(float(r))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise RolloutLogError(
-                f"--rollout_log={path}, line {n}, is not a reward-log line ({e}): {line[:80]}"
-            ) from e
-    return [run for run in runs if run]
 
 
 def rollout_curves(log_path: str | Path, eval_info: str | Path | None, fps: float) -> list[EpisodeCurve]:
@@ -387,7 +336,8 @@ def run(cfg: EvaluateConfig) -> dict:
         curves = rollout_curves(cfg.rollout_log, cfg.eval_info, cfg.fps)
     else:
         curves = dataset_curves(cfg.policy, cfg.dataset, cfg.batch_size, cfg.labels)
-    report = write_report(curves, fresh_output_dir(cfg.output_dir))
+    out_dir = fresh_output_dir(cfg.output_dir)
+    report = write_report(curves, out_dir)
     print(markdown(report))
-    print(f"report.json, report.md and plots in {cfg.output_dir}")
+    print(f"report.json, report.md and plots in {out_dir}")
     return report

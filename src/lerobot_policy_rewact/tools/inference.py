@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-
-from .datasets import DatasetArgs
 
 
 @torch.no_grad()
@@ -143,83 +140,3 @@ def episode_outputs(
 def fast_episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 64) -> np.ndarray:
     """`episode_rewards` for a one-episode dataset: video decoded once, reward-only passes in batches."""
     return episode_outputs(policy, preprocessor, dataset, batch_size).reward
-
-
-@dataclass
-class PolicyArgs:
-    """Which trained RewACT a command reads (LeRobot's `--policy.path`)."""
-
-    # Saved RewACT model folder (.../checkpoints/last/pretrained_model).
-    path: str | None = None
-    # Mixed precision for inference (bfloat16 on a CPU), like lerobot-eval's --policy.use_amp; unset: the
-    # checkpoint's setting. Rewards then differ from full precision by about 0.003.
-    use_amp: bool | None = None
-    # Training flags of the models a command trains: every other --policy.* flag given lands here.
-    options: list[str] = field(default_factory=list)
-
-    def folder(self) -> Path:
-        """The saved model folder, checked: config (a RewACT's), weights, processors."""
-        from ..policy.modeling_rewact import CheckpointError
-
-        if not self.path:
-            raise CheckpointError(
-                "No policy given: pass --policy.path=<run>/checkpoints/last/pretrained_model."
-            )
-        path = Path(self.path).expanduser()
-        if not (path / "model.safetensors").is_file():
-            what = (
-                "does not exist"
-                if not path.exists()
-                else "is not a saved policy folder (no model.safetensors)"
-            )
-            raise CheckpointError(
-                f"--policy.path={path} {what}: pass a lerobot-train checkpoint's model folder, "
-                "<run>/checkpoints/<step or last>/pretrained_model."
-            )
-        check_checkpoint(path)
-        return path
-
-    def load(self) -> tuple[Any, Any, Any]:
-        """(policy, preprocessor, postprocessor) of the saved model folder, offline."""
-        from lerobot.policies.factory import make_pre_post_processors
-
-        from ..policy.modeling_rewact import RewACTPolicy
-
-        path = self.folder()
-        policy = prepare_for_inference(RewACTPolicy.from_pretrained(path), self.use_amp)
-        pre, post = make_pre_post_processors(policy.config, pretrained_path=str(path))
-        return policy, pre, post
-
-
-def check_checkpoint(path: Path) -> None:
-    """CheckpointError unless `path` is a complete RewACT model folder (config, weights, processors)."""
-    import json
-
-    from ..policy.modeling_rewact import CheckpointError
-
-    try:
-        kind = json.loads((path / "config.json").read_text()).get("type")
-    except FileNotFoundError:
-        raise CheckpointError(
-            f"--policy.path={path} has no config.json: the checkpoint is incomplete."
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
-        raise CheckpointError(f"{path / 'config.json'} is damaged ({e}): use another checkpoint.") from e
-    if kind != "rewact":
-        raise CheckpointError(
-            f"--policy.path={path} holds a '{kind}' policy, not a RewACT: only RewACT checkpoints predict rewards."
-        )
-    for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
-        if not (path / name).is_file():
-            raise CheckpointError(
-                f"--policy.path={path} lacks {name}: the checkpoint is incomplete (lerobot-train saves it beside "
-                "model.safetensors); use another checkpoint."
-            )
-
-
-@dataclass
-class ScoringArgs:
-    """The dataset a command reads and the trained RewACT it scores with (`--dataset.*`, `--policy.*`)."""
-
-    dataset: DatasetArgs = field(default_factory=DatasetArgs)
-    policy: PolicyArgs = field(default_factory=PolicyArgs)

@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from ..files import write_atomic
 from ..policy import keyframes
 from ..policy.episodes import EpisodeTable, episode_table
 from ..policy.json_files import parse_json
 from ..policy.labels import LinearProgress
+from .checkpoints import PolicyArgs
 from .datasets import DatasetArgs
-from .inference import PolicyArgs
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "label_page"
@@ -105,9 +106,7 @@ class LabelStore:
             data = (json.dumps(doc, indent=1) + "\n").encode()
             if on_disk is not None:
                 self.path.with_name(self.path.name + ".bak").write_bytes(on_disk)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(self.path)
+            write_atomic(self.path, lambda tmp: tmp.write_bytes(data))
             self.saved, self.draft, self.base_sha = doc, None, _sha(data)
             return 200, {"saved": str(self.path), "base_sha": self.base_sha, "report": report.text()}
 
@@ -162,25 +161,92 @@ def _overlays(cfg: LabelConfig) -> dict[int, dict[str, list[float]]]:
     return out
 
 
+class LabelPage:
+    """What the labelling page's routes answer: the dataset's episodes (ranked by an audit when given),
+    their frames, overlay curves and predicted rewards, the curve a draft entry teaches, the label file."""
+
+    def __init__(self, cfg: LabelConfig):
+        self.cfg, self.meta = cfg, cfg.dataset.meta()
+        self.table = episode_table(self.meta)
+        self.store = LabelStore(Path(cfg.labels), self.table, self.meta.repo_id)
+        self.frames = FrameCache(cfg.dataset)
+        self.overlays = _overlays(cfg)
+        self.audit = {}
+        if cfg.audit:
+            self.audit = {r["episode"]: r for r in json.loads(Path(cfg.audit).read_text())["episodes"]}
+        self.predictor = cfg.policy.load(self.meta) if cfg.policy.path else None
+        self.predicted: dict[int, list[float]] = {}
+        # Flask serves requests in threads. The policy keeps no per-call state, so predictions could run
+        # at once; one at a time keeps two requests for one episode from computing it twice on few cores.
+        self.predicting = threading.Lock()
+
+    def has_episode(self, ep: int) -> bool:
+        try:
+            self.table.row(ep)
+        except KeyError:
+            return False
+        return True
+
+    def length(self, ep: int) -> int:
+        return int(self.table.length[self.table.row(ep)])
+
+    def episodes(self) -> dict:
+        rows = [
+            {"episode": int(ep), "length": int(n), "audit": self.audit.get(int(ep))}
+            for ep, n in zip(self.table.episode_index, self.table.length, strict=True)
+        ]
+        rows.sort(key=lambda r: (r["audit"] is None, (r["audit"] or {}).get("rank", 0), r["episode"]))
+        return {
+            "episodes": rows,
+            "fps": self.table.fps,
+            "cameras": self.meta.camera_keys,
+            "labels": str(self.store.path),
+        }
+
+    def episode(self, ep: int) -> dict:
+        """An episode's length and the curves drawn over it (overlays, predicted, the linear default)."""
+        curves = dict(self.overlays.get(ep, {}))
+        if self.predictor is not None:
+            with self.predicting:
+                if ep not in self.predicted:
+                    from .inference import fast_episode_rewards
+
+                    policy, pre, _ = self.predictor
+                    rewards = fast_episode_rewards(policy, pre, self.cfg.dataset.open(episodes=[ep]))
+                    self.predicted[ep] = rewards.round(4).tolist()
+            curves["predicted"] = self.predicted[ep]
+        length, fps = self.length(ep), self.table.fps
+        curves["linear default"] = LinearProgress().episode_targets(ep, length, fps).round(4).tolist()
+        return {"episode": ep, "length": length, "fps": fps, "overlays": curves}
+
+    def curve(self, ep: int, doc: dict) -> dict:
+        """The curve training would use for one episode's entry, and the checker's word on it."""
+        parsed, report = keyframes.parse(doc, self.table, self.meta.repo_id)
+        length, labels = self.length(ep), parsed.get(ep)
+        if labels is not None and (labels.keypoints or labels.failed):
+            values = keyframes.curve(labels, length)
+        else:
+            values = LinearProgress().episode_targets(ep, length, self.table.fps)
+        mine = [m for m in report.errors + report.warnings if m.startswith(f"episode {ep}")]
+        return {
+            "curve": np.round(values, 4).tolist(),
+            "ok": report.ok,
+            "messages": mine,
+            "errors": report.errors,
+        }
+
+
 def create_app(cfg: LabelConfig) -> Any:
-    """The Flask app of the labelling page (tests drive it directly)."""
+    """The Flask app of the labelling page (tests drive it directly): routes over a `LabelPage`."""
     from flask import Flask, abort, jsonify, request, send_from_directory
 
-    meta = cfg.dataset.meta()
-    table = episode_table(meta)
-    store = LabelStore(Path(cfg.labels), table, meta.repo_id)
-    frames = FrameCache(cfg.dataset)
-    overlays = _overlays(cfg)
-    audit = {}
-    if cfg.audit:
-        audit = {r["episode"]: r for r in json.loads(Path(cfg.audit).read_text())["episodes"]}
-    predictor = cfg.policy.load() if cfg.policy.path else None
-    predicted: dict[int, list[float]] = {}
-    # Flask serves requests in threads. The policy keeps no per-call state, so predictions could run
-    # at once; one at a time keeps two requests for one episode from computing it twice on few cores.
-    predicting = threading.Lock()
-
+    page = LabelPage(cfg)
     app = Flask(__name__, static_folder=None)
+
+    def known(ep: int) -> int:
+        if not page.has_episode(ep):
+            abort(404)
+        return ep
 
     @app.get("/")
     def index() -> Any:
@@ -192,84 +258,37 @@ def create_app(cfg: LabelConfig) -> Any:
 
     @app.get("/api/episodes")
     def episodes() -> Any:
-        rows = [
-            {"episode": int(ep), "length": int(n), "audit": audit.get(int(ep))}
-            for ep, n in zip(table.episode_index, table.length, strict=True)
-        ]
-        rows.sort(key=lambda r: (r["audit"] is None, (r["audit"] or {}).get("rank", 0), r["episode"]))
-        return jsonify(
-            {"episodes": rows, "fps": table.fps, "cameras": meta.camera_keys, "labels": str(store.path)}
-        )
-
-    def _episode(ep: int) -> int:
-        try:
-            table.row(ep)
-        except KeyError:
-            abort(404)
-        return ep
+        return jsonify(page.episodes())
 
     @app.get("/api/episodes/<int:ep>")
     def episode(ep: int) -> Any:
-        length = int(table.length[table.row(_episode(ep))])
-        curves = dict(overlays.get(ep, {}))
-        if predictor is not None:
-            with predicting:
-                if ep not in predicted:
-                    from .inference import fast_episode_rewards
-
-                    policy, pre, _ = predictor
-                    predicted[ep] = (
-                        fast_episode_rewards(policy, pre, cfg.dataset.open(episodes=[ep])).round(4).tolist()
-                    )
-            curves["predicted"] = predicted[ep]
-        curves["linear default"] = LinearProgress().episode_targets(ep, length, table.fps).round(4).tolist()
-        return jsonify({"episode": ep, "length": length, "fps": table.fps, "overlays": curves})
+        return jsonify(page.episode(known(ep)))
 
     @app.get("/api/episodes/<int:ep>/frames/<camera>/<int:index>.jpg")
     def frame(ep: int, camera: str, index: int) -> Any:
-        if camera not in meta.camera_keys:
-            abort(404)
-        data = frames.frame(_episode(ep), camera, index)
+        data = page.frames.frame(known(ep), camera, index) if camera in page.meta.camera_keys else None
         if data is None:
             abort(404)
         return app.response_class(data, mimetype="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     @app.post("/api/curve")
     def curve() -> Any:
-        """The curve training would use for one episode's entry, and the checker's word on it."""
         body = request.get_json(force=True)
-        ep = _episode(int(body["episode"]))
-        doc = body.get("doc") or {}
-        parsed, report = keyframes.parse(doc, table, meta.repo_id)
-        length = int(table.length[table.row(ep)])
-        labels = parsed.get(ep)
-        if labels is not None and (labels.keypoints or labels.failed):
-            values = keyframes.curve(labels, length)
-        else:
-            values = LinearProgress().episode_targets(ep, length, table.fps)
-        mine = [m for m in report.errors + report.warnings if m.startswith(f"episode {ep}")]
-        return jsonify(
-            {
-                "curve": np.round(values, 4).tolist(),
-                "ok": report.ok,
-                "messages": mine,
-                "errors": report.errors,
-            }
-        )
+        return jsonify(page.curve(known(int(body["episode"])), body.get("doc") or {}))
 
     @app.get("/api/document")
     def document() -> Any:
-        return jsonify(store.document())
+        return jsonify(page.store.document())
 
     @app.put("/api/draft")
     def draft() -> Any:
-        store.set_draft(request.get_json(force=True)["doc"])
+        page.store.set_draft(request.get_json(force=True)["doc"])
         return jsonify({"ok": True})
 
     @app.post("/api/save")
     def save() -> Any:
         body = request.get_json(force=True)
-        status, payload = store.save(body["doc"], body.get("base_sha"))
+        status, payload = page.store.save(body["doc"], body.get("base_sha"))
         return jsonify(payload), status
 
     return app

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from ..files import write_atomic
+from .checkpoints import PolicyArgs, ScoringArgs
 from .datasets import DatasetArgs
-from .inference import EpisodeOutputs, PolicyArgs, ScoringArgs
+from .inference import EpisodeOutputs
 from .presets import TrainingArgs
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ def _score(
 ) -> dict[int, EpisodeOutputs]:
     from .inference import episode_outputs
 
-    policy, pre, _ = model.load()
+    policy, pre, _ = model.load(dataset.meta())
     return {
         ep: episode_outputs(policy, pre, dataset.open(episodes=[ep]), batch_size, actions) for ep in episodes
     }
@@ -102,9 +104,7 @@ def _score(
 
 def _save_npz(path: Path, arrays: dict[int, np.ndarray]) -> None:
     """Arrays by episode, written whole or not at all (temp file + rename)."""
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, **{str(ep): a for ep, a in arrays.items()})
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: np.savez(tmp, **{str(ep): a for ep, a in arrays.items()}))
 
 
 def _load_npz(path: Path) -> dict[int, np.ndarray]:
@@ -138,10 +138,7 @@ def write_parquet(path: Path, rewards: dict[int, np.ndarray], meta: Any, source:
     data = {k: np.concatenate(v) for k, v in columns.items()}
     arrow = pa.table({**data, "progress_sparse": progress, "progress_dense": progress})
     arrow = arrow.replace_schema_metadata({b"reward_model_path": source.encode()})
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(arrow, tmp)
-    tmp.replace(path)  # never a half-written file
-    return path
+    return write_atomic(path, lambda tmp: pq.write_table(arrow, tmp))  # never a half-written file
 
 
 def same_run(earlier: dict, now: dict) -> bool:

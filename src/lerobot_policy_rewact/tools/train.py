@@ -22,6 +22,7 @@ from lerobot.configs.train import TrainPipelineConfig
 
 from .. import compat
 from .datasets import DatasetFolderError, check_dataset_folder, check_episodes
+from .flags import check_list_flags
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,14 @@ def _checked_train(cfg: TrainPipelineConfig) -> None:
 def _check_rewact_options(argv: list[str]) -> None:
     """Parse a new RewACT's `--policy.*` flags first, so a bad one ends with its own message (LeRobot 0.6
     prints only "Couldn't instantiate class RewACTConfig")."""
-    from .cli import _check_policy_options, _split_policy_options
+    from .flags import check_policy_options, split_policy_options
 
     names = {a.split("=", 1)[0] for a in argv}
     rewact = "--policy.type=rewact" in argv or any(
         a == "--policy.type" and b == "rewact" for a, b in zip(argv, argv[1:], strict=False)
     )
     if rewact and not names & {"--policy.path", "--config_path"}:
-        _check_policy_options(_split_policy_options(argv)[1])
+        check_policy_options(split_policy_options(argv)[1])
 
 
 def interrupted_message(cfg: TrainPipelineConfig) -> str:
@@ -87,21 +88,23 @@ def interrupted_message(cfg: TrainPipelineConfig) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run LeRobot's training with these arguments (default: the command line)."""
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    """Run LeRobot's training with these arguments (default: the command line); `prog` names the
+    command in `--help` (default: the script's name)."""
     from lerobot.utils.import_utils import register_third_party_plugins
 
     import lerobot_policy_rewact  # noqa: F401  (registers --policy.type=rewact)
 
     register_third_party_plugins()
     argv = sys.argv[1:] if argv is None else argv
+    check_list_flags(argv)
     _check_rewact_options(argv)
-    sys.argv = [sys.argv[0], *compat.train_flag_aliases(argv)]  # LeRobot's parser reads sys.argv
+    sys.argv = [prog or sys.argv[0], *compat.train_flag_aliases(argv)]  # LeRobot's parser reads sys.argv
     import draccus
 
     try:
         _checked_train()
     except (draccus.utils.DecodingError, draccus.utils.ParsingError) as e:
-        from .cli import root_cause
+        from .flags import root_cause
 
         sys.exit(f"error: a training flag is not valid: {root_cause(e)}")

@@ -9,24 +9,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from .datasets import fresh_output_dir
-from .inference import ScoringArgs
+from ..files import fresh_output_dir
+from .checkpoints import ScoringArgs
+from .datasets import DatasetArgs
 from .plots import Panel, plot_panels
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
+class EpisodesToDraw(DatasetArgs):
+    """The dataset and the episodes to draw (LeRobot's `--dataset.*` names)."""
+
+    # Episodes to draw, e.g. [24,25] (required: one MP4 each).
+    episodes: list[int] | None = None
+
+
+@dataclass
 class VisualiseConfig(ScoringArgs):
     """MP4 and PNG of a trained RewACT's reward on dataset episodes (--dataset.episodes=[24,25])."""
 
+    dataset: EpisodesToDraw = field(default_factory=EpisodesToDraw)
     # Where episode_<N>.mp4 and episode_<N>.png are written.
     output_dir: str = "outputs/visualise"
 
@@ -54,7 +64,7 @@ def run(cfg: VisualiseConfig) -> list[Path]:
     root = cfg.dataset.folder()
     if not cfg.dataset.episodes:
         raise SystemExit("error: say which episodes to draw: --dataset.episodes=[24] (or [24,25,...])")
-    policy, pre, post = cfg.policy.load()
+    policy, pre, post = cfg.policy.load(cfg.dataset.meta())
     out_dir = fresh_output_dir(cfg.output_dir)
     camera_keys = list(policy.config.image_features)
     truth_of = _truth_source(root, policy, cfg.dataset.meta())

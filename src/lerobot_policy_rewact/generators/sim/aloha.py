@@ -86,16 +86,6 @@ def joint_env(seed: int) -> control.Environment:
     return _environment("bimanual_viperx_transfer_cube.xml", task)
 
 
-def weld_offset(physics, side: str) -> np.ndarray:
-    """Position of a gripper link relative to its mocap target, in the target's frame.
-
-    The mocap target sits ~13 cm ahead of the gripper link, between the fingertips: commanding it
-    to a point puts the grasp there.
-    """
-    row = 0 if side == "left" else 1
-    return physics.model.eq_data[row, 3:6].copy()
-
-
 def cube_position(physics) -> np.ndarray:
     start = physics.model.name2id("red_box_joint", "joint")
     return physics.data.qpos[start : start + 3].copy()

@@ -104,8 +104,7 @@ def episode_truth(rec, seed: int):
 def generate(spec: DemoDataSpec, root: Path) -> Path:
     """Generate the dataset into `root` (which must not exist); written whole or not at all."""
     from ...compat import create_dataset
-    from ...policy import ground_truth_file
-    from . import aloha, ground_truth
+    from . import aloha
 
     root = Path(root)
     if root.exists():
@@ -113,7 +112,24 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
     tmp = root.with_name(root.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)  # our own leftover from an interrupted run
-    features = {
+    dataset = create_dataset(
+        "local/aloha_transfer_cube_rewact", aloha.FPS, _features(spec), tmp, robot_type="aloha"
+    )
+    t0 = time.perf_counter()
+    truths = _simulate_into(dataset, spec)
+    dataset.finalize()
+    _write_beside(tmp, spec, truths, time.perf_counter() - t0)
+    tmp.rename(root)
+    successes = sum(t.success for t in truths.values())
+    log.info(
+        "%d episodes (%d successes) in %.0f s: %s", len(truths), successes, time.perf_counter() - t0, root
+    )
+    return root
+
+
+def _features(spec: DemoDataSpec) -> dict:
+    """The dataset's features: 14 joints of state and action, the top camera."""
+    return {
         "observation.state": {"dtype": "float32", "shape": (14,), "names": JOINT_NAMES},
         "action": {"dtype": "float32", "shape": (14,), "names": JOINT_NAMES},
         "observation.images.top": {
@@ -122,13 +138,15 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
             "names": ["height", "width", "channels"],
         },
     }
-    dataset = create_dataset("local/aloha_transfer_cube_rewact", aloha.FPS, features, tmp, robot_type="aloha")
+
+
+def _simulate_into(dataset, spec: DemoDataSpec) -> dict:
+    """Record every planned episode (in spawned workers: MuJoCo and its renderer are per process) and
+    write them into `dataset` in order; their ground truth by episode index."""
     jobs = [
         (i, seed, pert, (spec.image_height, spec.image_width), spec.task) for i, seed, pert in spec.plan()
     ]
     truths = {}
-    t0 = time.perf_counter()
-    # MuJoCo and its renderer are per process: episodes run in spawned workers, written here in order.
     pool = multiprocessing.get_context("spawn").Pool(spec.workers) if spec.workers > 1 else None
     try:
         results = pool.imap(_record, jobs) if pool else map(_record, jobs)
@@ -149,10 +167,16 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
     finally:
         if pool:
             pool.terminate()
-    dataset.finalize()
-    seconds = time.perf_counter() - t0
+    return truths
+
+
+def _write_beside(folder: Path, spec: DemoDataSpec, truths: dict, seconds: float) -> None:
+    """The ground-truth file and the generation stamp (the spec `ensure` compares) beside the dataset."""
+    from ...policy import ground_truth_file
+    from . import aloha, ground_truth
+
     ground_truth_file.write(
-        tmp,
+        folder,
         ground_truth_file.GroundTruthFile(
             fps=aloha.FPS,
             task=spec.instruction,
@@ -161,19 +185,12 @@ def generate(spec: DemoDataSpec, root: Path) -> Path:
             episodes=truths,
         ),
     )
-    (tmp / "rewact_generation.json").write_text(
-        json.dumps(
-            {
-                "spec": spec.key(),
-                "seconds": round(seconds, 1),
-                "seconds_per_episode": round(seconds / len(jobs), 2),
-            }
-        )
-    )
-    tmp.rename(root)
-    successes = sum(t.success for t in truths.values())
-    log.info("%d episodes (%d successes) in %.0f s: %s", len(jobs), successes, seconds, root)
-    return root
+    stamp = {
+        "spec": spec.key(),
+        "seconds": round(seconds, 1),
+        "seconds_per_episode": round(seconds / len(truths), 2),
+    }
+    (folder / "rewact_generation.json").write_text(json.dumps(stamp))
 
 
 def ensure(spec: DemoDataSpec, root: Path) -> Path:
