@@ -58,8 +58,9 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) data_pipeline.py --dataset-root ../data/aloha-transfer-demo --out ../outputs/bench/data_pipeline.json
 	$(PY) benchmarks/inference_speed.py --data data/aloha-transfer-demo
 
-# The reward's yardstick: 3 training seeds per configuration on the 60-episode demo (20 held out) and the
-# real G1 dataset, plus cost ratios (about an hour and a half on 2 CPU cores). Compare designs with
+# The reward's yardstick: 3 training seeds per configuration on the 60-episode demo (20 held out), the
+# 30-episode self-resetting demo (10 held out) and the real G1 dataset, plus cost ratios (about two and a
+# half hours on 2 CPU cores). Compare designs with
 # CONFIGS='--config a= --config "b=--policy.reward_loss_weight=0.1"'; a quick subset with
 # BENCH_REWARD_ARGS='--tasks demo --seeds 1000 --steps 300'.
 CONFIGS ?=
