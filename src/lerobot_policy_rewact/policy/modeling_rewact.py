@@ -142,7 +142,7 @@ class RewACTPolicy(ACTPolicy):
             else None
         )
         self.last_reward: Tensor | None = None
-        self._memory: Tensor | None = None  # acting: (environments, key_dim), cleared by reset()
+        self._memory: Tensor | None = None  # acting: one memory state per environment, cleared by reset()
         self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
         # Per-frame training targets and failed frames, built once from the dataset's episode table;
@@ -167,8 +167,9 @@ class RewACTPolicy(ACTPolicy):
     def _head(
         self, feature: Tensor, before: Tensor | None = None, episode: bool = False
     ) -> tuple[Tensor, Tensor | None]:
-        """(head output, memory after these frames). Rows are environments, each with its row of `before`;
-        with `episode`, rows are consecutive frames of one episode and `before` is (1, key_dim)."""
+        """(head output, memory state after these frames). Rows are environments, each with its row of
+        `before`; with `episode`, rows are consecutive frames of one episode and `before` holds one state.
+        The state is the memory itself (max: (rows, key_dim)) or the last frames' keys (window)."""
         if self.reward_memory is None:
             return self.reward_head(feature), None
         keys = self.reward_memory(feature)
