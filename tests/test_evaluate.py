@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import av
@@ -11,9 +12,10 @@ import pytest
 from scipy import stats
 
 from lerobot_policy_rewact.tools import evaluate, metrics
-from lerobot_policy_rewact.tools.detector import DONE, FAILING, RUNNING, CompletionDetector
+from lerobot_policy_rewact.tools.detector import DONE, FAILING, RUNNING, CompletionDetector, DetectorFileError
+from lerobot_policy_rewact.tools.inference import episode_rewards
 
-from conftest import BIN, run
+from conftest import BIN, load_dataset, run
 from helpers import build
 
 RAMP = np.clip(np.linspace(-0.1, 1.2, 200), 0, 1)
@@ -140,18 +142,22 @@ def test_visualise_bad_paths_are_clear(tmp_path, saved_policy):
 
 
 def test_evaluate_writes_every_metric(saved_policy, marker_ds, tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(saved_policy, checkpoint)  # evaluate saves the tuned detector beside it
     proc = run(
         [
             str(BIN / "rewact"),
             "evaluate",
-            f"--policy.path={saved_policy}",
+            f"--policy.path={checkpoint}",
+            "--policy.device=cpu",
             f"--dataset.root={marker_ds}",
             "--dataset.episodes=[2,3]",
-            f"--output_dir={tmp_path}",
+            f"--output_dir={tmp_path / 'out'}",
         ]
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((tmp_path / "report.json").read_text())
+    out = tmp_path / "out"
+    report = json.loads((out / "report.json").read_text())
     for key in (
         "voc_successes_mean",
         "mae",
@@ -164,8 +170,39 @@ def test_evaluate_writes_every_metric(saved_policy, marker_ds, tmp_path):
     ):
         assert key in report["summary"], key
     assert report["summary"]["episodes"] == 2 and set(report["episodes"]) == {"2", "3"}
-    assert "| mae |" in (tmp_path / "report.md").read_text()
-    assert (tmp_path / "reward_curves.png").is_file() and (tmp_path / "calibration.png").is_file()
+    assert "| mae |" in (out / "report.md").read_text()
+    assert (out / "reward_curves.png").is_file() and (out / "calibration.png").is_file()
+    # every frame's reward, as the policy predicts it
+    policy, pre, _, _ = build(marker_ds)
+    policy = type(policy).from_pretrained(checkpoint).eval()
+    for ep in (2, 3):
+        expected = episode_rewards(policy, pre, load_dataset(marker_ds, [ep]))
+        np.testing.assert_allclose(report["episodes"][str(ep)]["reward"], expected, atol=1e-5)
+    # the tuned detector travels with the checkpoint, with what it measured
+    assert report["summary"]["detector_tuned"]
+    detector = CompletionDetector.from_pretrained(checkpoint, fps=10)
+    assert detector.thresholds() == {k: v for k, v in report["summary"]["detector"].items() if k != "fps"}
+    assert detector.fps == 10
+    saved = json.loads((checkpoint / "completion_detector.json").read_text())
+    assert saved["measured"]["completion_detected"] == report["summary"]["completion_detected"]
+    assert (
+        CompletionDetector.from_pretrained(out / "completion_detector.json").thresholds()
+        == detector.thresholds()
+    )
+
+
+def test_a_detector_file_round_trips_and_bad_ones_are_named(tmp_path):
+    tuned = CompletionDetector(done_threshold=0.75, smoothing_s=0.4, hold_s=0.2, drop=0.3, min_progress=0.1)
+    tuned.save_pretrained(tmp_path, tuned_on="test")
+    loaded = CompletionDetector.from_pretrained(tmp_path, fps=tuned.fps)
+    assert loaded.thresholds() == tuned.thresholds()
+    assert CompletionDetector.from_pretrained(tmp_path, fps=30).fps == 30  # the control loop's rate
+    assert loaded.run(RAMP) == tuned.run(RAMP) != CompletionDetector().run(RAMP)  # the thresholds matter
+    with pytest.raises(DetectorFileError, match="rewact evaluate"):
+        CompletionDetector.from_pretrained(tmp_path / "elsewhere")
+    (tmp_path / "completion_detector.json").write_text('{"done_threshold": 2}')
+    with pytest.raises(DetectorFileError, match="not a completion detector file"):
+        CompletionDetector.from_pretrained(tmp_path)
 
 
 def test_rollout_scoring(tmp_path):

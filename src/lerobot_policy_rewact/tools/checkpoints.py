@@ -17,6 +17,9 @@ class PolicyArgs:
 
     # Saved RewACT model folder (.../checkpoints/last/pretrained_model).
     path: str | None = None
+    # Where the policy runs (cuda, cuda:1, mps, cpu), like lerobot-eval's --policy.device; unset: the
+    # checkpoint's device, or the CPU (with a one-line note) when this machine lacks it.
+    device: str | None = None
     # Mixed precision for inference (bfloat16 on a CPU), like lerobot-eval's --policy.use_amp; unset: the
     # checkpoint's setting. Rewards then differ from full precision by about 0.003.
     use_amp: bool | None = None
@@ -48,16 +51,50 @@ class PolicyArgs:
     def load(self, dataset_meta: Any = None) -> tuple[Any, Any, Any]:
         """(policy, preprocessor, postprocessor) of the saved model folder, offline; with the metadata of
         the dataset it will read, checked to fit it first (`check_fits`)."""
+        from lerobot.configs.policies import PreTrainedConfig
         from lerobot.policies.factory import make_pre_post_processors
 
         from ..policy.modeling_rewact import RewACTPolicy
 
         path = self.folder()
-        policy = prepare_for_inference(RewACTPolicy.from_pretrained(path), self.use_amp)
+        config = PreTrainedConfig.from_pretrained(path)  # a device this machine lacks: a note, then the CPU
+        if self.device:
+            check_device(self.device)
+            config.device = self.device
+        policy = prepare_for_inference(RewACTPolicy.from_pretrained(path, config=config), self.use_amp)
         if dataset_meta is not None:
             check_fits(policy.config, dataset_meta, path)
-        pre, post = make_pre_post_processors(policy.config, pretrained_path=str(path))
+        device = {"device_processor": {"device": str(policy.config.device)}}  # as lerobot-eval does
+        pre, post = make_pre_post_processors(
+            policy.config, pretrained_path=str(path), preprocessor_overrides=device
+        )
         return policy, pre, post
+
+
+class DeviceError(ValueError):
+    """A --policy.device this machine does not have."""
+
+
+def check_device(device: str) -> None:
+    """DeviceError unless torch can run on `device` here."""
+    import torch
+
+    try:
+        kind = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise DeviceError(
+            f"--policy.device={device} is not a device: pass cuda, cuda:<n>, mps or cpu."
+        ) from None
+    available = {
+        "cpu": lambda: True,
+        "cuda": lambda: torch.cuda.is_available() and (kind.index or 0) < torch.cuda.device_count(),
+        "mps": lambda: torch.backends.mps.is_available(),
+    }.get(kind.type, lambda: False)()
+    if not available:
+        raise DeviceError(
+            f"--policy.device={device} is not available on this machine: pass --policy.device=cpu "
+            "(or leave it unset to use the checkpoint's device where it exists)."
+        )
 
 
 class DatasetMismatchError(ValueError):

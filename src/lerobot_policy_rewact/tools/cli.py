@@ -75,8 +75,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ..policy.keyframes import LabelFileError
     from ..policy.modeling_rewact import CheckpointError
     from ..policy.reward_log import RolloutLogError
-    from .checkpoints import DatasetMismatchError
+    from .checkpoints import DatasetMismatchError, DeviceError
     from .datasets import DatasetFolderError
+    from .detector import DetectorFileError
 
     return (
         DatasetFolderError,
@@ -87,6 +88,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         GroundTruthError,
         BackboneWeightsError,
         DatasetMismatchError,
+        DeviceError,
+        DetectorFileError,
         FileExistsError,
     )
 

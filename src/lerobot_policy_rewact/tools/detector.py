@@ -14,19 +14,47 @@
 The reward is smoothed with a moving average over `smoothing_s`. "done" fires once the smoothed
 reward has stayed at or above `done_threshold` for `hold_s`; "failing" fires once it has stayed
 `drop` or more below the highest smoothed value reached (itself at least `min_progress`) for
-`hold_s`. Both latch until `reset()`. The defaults come from a grid search on the built-in demo
-data's held-out episodes (`evaluate.tune_detector`, which `rewact evaluate` reruns, cross-validated,
-on every dataset it scores); how they do is in each report's `detector` and completion rows.
+`hold_s`. Both latch until `reset()`.
+
+The defaults are a starting point, not tuned for any checkpoint: a reward's ceiling differs from
+one training run to the next. `rewact evaluate` tunes the thresholds on the episodes it scores and
+saves them beside the checkpoint (`completion_detector.json`, with how the tuned detector did, timed
+leave-one-out); `CompletionDetector.from_pretrained(policy_path, fps=...)` loads them.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..files import write_atomic
 
 RUNNING, DONE, FAILING = "running", "done", "failing"
+FILENAME = "completion_detector.json"
+
+
+class DetectorFileError(ValueError):
+    """A completion detector file that is missing or not one."""
+
+
+class DetectorFile(BaseModel):
+    """`completion_detector.json`: tuned thresholds and how they did on the episodes they were tuned on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    done_threshold: float = Field(ge=0.0, le=1.0)
+    smoothing_s: float = Field(gt=0.0)
+    hold_s: float = Field(gt=0.0)
+    drop: float = Field(gt=0.0, le=1.0)
+    min_progress: float = Field(ge=0.0, le=1.0)
+    # Where the thresholds come from and what they scored there (rewact evaluate's summary rows).
+    tuned_on: str = ""
+    measured: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +70,36 @@ class CompletionDetector:
     _below_peak: int = field(default=0, init=False, repr=False)
     _peak: float = field(default=0.0, init=False, repr=False)
     state: str = field(default=RUNNING, init=False)
+
+    def thresholds(self) -> dict[str, float]:
+        """The settings a detector file holds (not the frame rate, which is the control loop's)."""
+        return {k: v for k, v in asdict(self).items() if k in DetectorFile.model_fields}
+
+    def save_pretrained(self, path: str | Path, tuned_on: str = "", measured: dict | None = None) -> Path:
+        """Write the thresholds to `path` (a file, or a folder: `<folder>/completion_detector.json`)."""
+        path = Path(path)
+        path = path / FILENAME if path.is_dir() else path
+        text = DetectorFile(**self.thresholds(), tuned_on=tuned_on, measured=measured or {}).model_dump_json(
+            indent=2
+        )
+        return write_atomic(path, lambda tmp: tmp.write_text(text + "\n"))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, fps: float = 50.0) -> CompletionDetector:
+        """The detector saved at `path` (a checkpoint folder holding completion_detector.json, or the
+        file itself), for a control loop at `fps`."""
+        path = Path(path).expanduser()
+        file = path / FILENAME if path.is_dir() else path
+        if not file.is_file():
+            raise DetectorFileError(
+                f"{file} does not exist: run `rewact evaluate --policy.path=<checkpoint> --dataset.root=<data>` "
+                "to tune the detector on held-out episodes; it saves completion_detector.json beside the checkpoint."
+            )
+        try:
+            saved = DetectorFile.model_validate_json(file.read_bytes())
+        except ValidationError as e:
+            raise DetectorFileError(f"{file} is not a completion detector file: {e}") from None
+        return cls(fps=fps, **saved.model_dump(exclude={"tuned_on", "measured"}))
 
     def reset(self) -> None:
         self._window.clear()

@@ -281,12 +281,20 @@ LEGEND = """What the rows mean:
 - false_completions_on_failures: failed episodes the detector called done."""
 
 
-def write_report(curves: list[EpisodeCurve], out_dir: Path, tune: bool = True, title: str = "") -> dict:
-    """Score, tune the detector, and write report.json, report.md, reward_curves.png, calibration.png."""
+def write_report(
+    curves: list[EpisodeCurve],
+    out_dir: Path,
+    tune: bool = True,
+    title: str = "",
+    detector: CompletionDetector | None = None,
+) -> dict:
+    """Score, tune the detector, and write report.json (with every episode's rewards), report.md,
+    reward_curves.png, calibration.png. `detector`: the one to score with when there is nothing to tune
+    on (default: CompletionDetector's defaults)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tunable = tune and sum(c.completion_frame is not None for c in curves) >= 2
-    detector = tune_detector(curves) if tunable else CompletionDetector()
+    detector = tune_detector(curves) if tunable else (detector or CompletionDetector())
     # Timing is scored on detectors tuned without the episode they time (leave-one-out), so the
     # report never grades the detector on the episodes it was tuned on; `detector` (tuned on all)
     # is the setting to use on new data.
@@ -298,8 +306,16 @@ def write_report(curves: list[EpisodeCurve], out_dir: Path, tune: bool = True, t
         "thresholds tuned on all these episodes; timing scored leave-one-out (each episode timed by a detector "
         "tuned on the others)"
         if tunable
-        else "default thresholds (nothing to tune on)"
+        else "given thresholds (nothing to tune on)"
     )
+    report["summary"]["detector_tuned"] = tunable
+    for c in curves:  # the curves themselves, to plot or post-process
+        row = report["episodes"][c.episode]
+        row["fps"] = c.fps
+        row["reward"] = np.round(c.pred.astype(float), 6).tolist()
+        if c.truth is not None:
+            row["truth"] = np.round(np.asarray(c.truth, dtype=float), 6).tolist()
+        row["true_completion_frame"] = c.completion_frame
     detections = {ep: row["detector"] for ep, row in report["episodes"].items()}
     report["plots"] = [str(plot_curves(curves, out_dir / "reward_curves.png", title, detections))]
     if report["summary"]["calibration"]:
@@ -328,16 +344,69 @@ class EvaluateConfig(ScoringArgs):
     eval_info: str | None = None
     # Control rate of the logged rollouts (frames per second).
     fps: float = 50.0
+    # Where the tuned completion detector is saved (CompletionDetector.from_pretrained reads it); unset:
+    # completion_detector.json in the --policy.path folder. A copy always goes to output_dir.
+    detector_path: str | None = None
+    # Save the tuned detector at detector_path (or beside the checkpoint); false: only the copy.
+    save_detector: bool = True
+
+
+def _saved_detector(cfg: EvaluateConfig) -> CompletionDetector | None:
+    """The detector saved for this checkpoint, to score with when there is nothing to tune on."""
+    from .detector import FILENAME
+
+    where = Path(cfg.detector_path) if cfg.detector_path else Path(cfg.policy.path or ".") / FILENAME
+    if not (cfg.policy.path or cfg.detector_path) or not where.is_file():
+        return None
+    log.info("scoring with the completion detector saved at %s", where)
+    return CompletionDetector.from_pretrained(where, fps=cfg.fps)
+
+
+def save_detector(cfg: EvaluateConfig, report: dict, out_dir: Path) -> list[Path]:
+    """Write the tuned detector to output_dir and (unless --save_detector=false) beside the checkpoint or
+    at --detector_path, with what it measured here; a checkpoint folder that cannot be written only warns."""
+    s = report["summary"]
+    measured = {
+        k: s[k]
+        for k in (
+            "episodes",
+            "successes",
+            "failures",
+            "completion_detected",
+            "completion_error_median_s",
+            "completion_abs_error_median_s",
+            "false_completions_on_failures",
+        )
+    }
+    measured["timing"] = "leave-one-out: each episode timed by a detector tuned on the others"
+    episodes = cfg.dataset.episodes if cfg.dataset.episodes is not None else "all"
+    tuned_on = f"rewact evaluate on {cfg.dataset.root} episodes {episodes}"
+    detector = CompletionDetector(**{k: v for k, v in s["detector"].items() if k != "fps"})
+    saved = [detector.save_pretrained(out_dir / "completion_detector.json", tuned_on, measured)]
+    if cfg.save_detector and (cfg.detector_path or cfg.policy.path):
+        where = (
+            Path(cfg.detector_path)
+            if cfg.detector_path
+            else Path(cfg.policy.path) / "completion_detector.json"
+        )
+        try:
+            saved.append(detector.save_pretrained(where, tuned_on, measured))
+        except OSError as e:
+            log.warning("could not save the detector at %s (%s): it is in %s", where, e.strerror, saved[0])
+    return saved
 
 
 def run(cfg: EvaluateConfig) -> dict:
-    """`rewact evaluate`: score, print the table, write the report."""
+    """`rewact evaluate`: score, print the table, write the report (and save the tuned detector)."""
     if cfg.rollout_log:
         curves = rollout_curves(cfg.rollout_log, cfg.eval_info, cfg.fps)
     else:
         curves = dataset_curves(cfg.policy, cfg.dataset, cfg.batch_size, cfg.labels)
     out_dir = fresh_output_dir(cfg.output_dir)
-    report = write_report(curves, out_dir)
+    report = write_report(curves, out_dir, detector=_saved_detector(cfg))
     print(markdown(report))
-    print(f"report.json, report.md and plots in {out_dir}")
+    print(f"report.json (with every episode's rewards), report.md and plots in {out_dir}")
+    if report["summary"]["detector_tuned"]:
+        for path in save_detector(cfg, report, out_dir):
+            print(f"tuned completion detector saved: {path}")
     return report

@@ -18,6 +18,7 @@ def split_policy_options(args: list[str]) -> tuple[list[str], list[str]]:
         if name.startswith("--policy.") and name not in (
             "--policy.path",
             "--policy.use_amp",
+            "--policy.device",
             "--policy.options",
             "--policy.type",
         ):

@@ -76,6 +76,7 @@ def _train_fold(cfg: ProgressConfig, root: Path, train_episodes: list[int], out:
         *([f"--dataset.video_backend={cfg.dataset.video_backend}"] if cfg.dataset.video_backend else []),
         "--policy.type=rewact", *cfg.policy.options,
         *(["--policy.use_amp=true"] if cfg.policy.use_amp else []),
+        *([f"--policy.device={cfg.policy.device}"] if cfg.policy.device else []),
         f"--output_dir={out / 'train'}", "--job_name=rewact-progress-fold", f"--seed={cfg.seed}",
         f"--batch_size={cfg.batch_size}", f"--steps={cfg.steps}", f"--save_freq={cfg.steps}",
         f"--num_workers={cfg.num_workers}",
@@ -214,7 +215,7 @@ def run(cfg: ProgressConfig, action_errors: bool = False) -> Path:
             fold.mkdir(parents=True, exist_ok=True)
             train_episodes = sorted(set(episodes) - set(held_out))
             model = _train_fold(cfg, root, train_episodes, fold)
-            model_args = PolicyArgs(str(model), use_amp=cfg.policy.use_amp)
+            model_args = PolicyArgs(str(model), device=cfg.policy.device, use_amp=cfg.policy.use_amp)
             scored = _score(model_args, cfg.dataset, held_out, cfg.inference_batch_size, action_errors)
             if action_errors:
                 _save_npz(done_errors, {ep: o.action_error for ep, o in scored.items()})
