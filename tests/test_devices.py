@@ -19,7 +19,7 @@ from conftest import load_meta
 from helpers import build
 
 # Every command that reads a trained RewACT (--policy.path).
-SCORING = ["evaluate", "visualise", "progress", "audit", "label"]
+SCORING = ["evaluate", "visualise", "progress", "audit", "label", "annotate"]
 
 
 def test_every_command_that_reads_a_checkpoint_takes_policy_device():

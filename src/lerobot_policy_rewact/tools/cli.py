@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("reward-quality metrics, table and plots", "tools.evaluate:EvaluateConfig:run"),
     "visualise": ("MP4 and PNG of the reward on dataset episodes", "tools.visualise:VisualiseConfig:run"),
     "progress": ("per-frame progress for RA-BC, cross-fitted", "tools.progress:ProgressConfig:run"),
+    "annotate": (
+        "a copy of the dataset with per-frame progress (and next.reward / next.done) columns",
+        "tools.annotate:AnnotateConfig:run",
+    ),
     "audit": ("rank episodes by how suspicious their reward curves look", "tools.audit:AuditConfig:run"),
     "label": ("a local web page to label keypoints and failures", "tools.label_server:LabelConfig:run"),
     "labels check": ("every problem of a label file", "tools.label_commands:LabelsCheckConfig:check"),
