@@ -122,6 +122,54 @@ def test_visualise_writes_a_decodable_video_and_a_plot(saved_policy, marker_ds, 
         assert (tmp_path / f"episode_{ep}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def _rrd_series(path, entity: str) -> dict[int, object]:
+    """Values logged at `entity`, by frame_index, read back with rerun's own Python reader."""
+    try:  # rerun >= 0.32
+        from rerun.recording import load_recording
+    except ImportError:  # rerun 0.24-0.31 (LeRobot 0.4.4's)
+        from rerun.dataframe import load_recording
+    recording = load_recording(path)
+    if hasattr(recording, "view"):
+        table = recording.view(index="frame_index", contents=entity).select().read_all()
+        column = next(n for n in table.column_names if n.startswith(entity + ":"))
+        pairs = zip(table["frame_index"].to_pylist(), table[column].to_pylist(), strict=True)
+    else:
+        pairs = []
+        for chunk in recording.chunks():
+            if chunk.entity_path == entity:
+                batch = chunk.to_record_batch()
+                values = batch.column(batch.num_columns - 1).to_pylist()
+                pairs += zip(batch.column("frame_index").to_pylist(), values, strict=True)
+    return {t: v[0] if isinstance(v, list) and len(v) == 1 else v for t, v in pairs if v is not None}
+
+
+def test_visualise_writes_a_rerun_recording_and_marks_the_detector(saved_policy, marker_ds, tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(saved_policy, checkpoint)
+    policy = type(build(marker_ds)[0]).from_pretrained(checkpoint).eval()
+    _, pre, _, _ = build(marker_ds)
+    rewards = episode_rewards(policy, pre, load_dataset(marker_ds, [1]))
+    fps = load_dataset(marker_ds, [1]).fps
+    detector = CompletionDetector(fps=fps, done_threshold=float(rewards[len(rewards) // 2 :].min()) - 1e-4)
+    detector.save_pretrained(checkpoint)  # visualise shows the checkpoint's tuned detector
+    proc = run(
+        [str(BIN / "rewact"), "visualise", f"--policy.path={checkpoint}", f"--dataset.root={marker_ds}",
+         "--dataset.episodes=[1]", "--rerun=file", f"--output_dir={tmp_path / 'out'}"]
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rrd = tmp_path / "out" / "episode_1.rrd"
+    predicted = _rrd_series(rrd, "/reward/predicted")
+    np.testing.assert_allclose([predicted[t] for t in range(len(rewards))], rewards, atol=1e-5)
+    assert set(_rrd_series(rrd, "/camera/observation.images.cam0")) == set(range(len(rewards)))
+    assert len(_rrd_series(rrd, "/observation/state")[0]) == 2  # the robot state, one series per dimension
+    assert len(_rrd_series(rrd, "/reward/truth")) == len(rewards)
+    state, frame = detector.run(rewards)
+    assert state == DONE
+    codes = _rrd_series(rrd, "/detector/state")
+    assert [codes[t] for t in range(len(rewards))] == [0.0] * frame + [1.0] * (len(rewards) - frame)
+    assert (tmp_path / "out" / "episode_1.mp4").is_file()
+
+
 def test_visualise_bad_paths_are_clear(tmp_path, saved_policy):
     proc = run(
         [
