@@ -40,6 +40,27 @@ def require_rerun():
     return rr
 
 
+def _layout(cameras: list[str]):
+    """Cameras on the left; the reward (with the truth) large on the right, the detector and the robot
+    state under it; the outcome and the detector's events beside the cameras."""
+    import rerun.blueprint as rrb
+
+    left = [rrb.Spatial2DView(origin=f"camera/{key}", name=key) for key in cameras]
+    left.append(
+        rrb.Horizontal(
+            rrb.TextDocumentView(origin="episode", name="outcome"),
+            rrb.TextLogView(origin="detector/events", name="detector events"),
+        )
+    )
+    right = rrb.Vertical(
+        rrb.TimeSeriesView(origin="reward", name="reward: predicted and truth"),
+        rrb.TimeSeriesView(origin="detector/state", name="detector: 1 done, -1 failing"),
+        rrb.TimeSeriesView(origin="observation", name="robot state"),
+        row_shares=[3, 1, 2],
+    )
+    return rrb.Blueprint(rrb.Horizontal(rrb.Vertical(*left), right), collapse_panels=True)
+
+
 def write_rrd(view: EpisodeView, path: str | Path, spawn: bool = False) -> Path:
     """Log `view` to a new recording saved at `path` (and shown in a viewer with `spawn`)."""
     rr = require_rerun()
@@ -48,6 +69,7 @@ def write_rrd(view: EpisodeView, path: str | Path, spawn: bool = False) -> Path:
     if spawn:
         rec.spawn()
     rec.save(str(path))
+    rec.send_blueprint(_layout(list(view.cameras)))
     rec.log("episode", rr.TextDocument(f"episode {view.episode}: {view.outcome}"), static=True)
     previous = None
     for t, reward in enumerate(view.rewards):
