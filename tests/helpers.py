@@ -22,6 +22,13 @@ def build(root: Path, **overrides):
     return policy, pre, post, meta
 
 
+def save_checkpoint(policy, pre, post, path: Path) -> Path:
+    """A model folder as lerobot-train saves it (config, weights, processors)."""
+    for part in (policy, pre, post):
+        part.save_pretrained(path)
+    return path
+
+
 def batches(root: Path, policy, pre, episodes=None, batch_size=8, shuffle=False, seed=0):
     """Preprocessed training batches (with action chunks) of a dataset."""
     meta = load_meta(root)

@@ -14,7 +14,7 @@ from lerobot_policy_rewact.tools.annotate import reward_columns
 from lerobot_policy_rewact.tools.detector import CompletionDetector
 
 from conftest import BIN, load_dataset, load_meta, run
-from helpers import build, frames
+from helpers import build, frames, save_checkpoint
 
 
 def _digest(root) -> dict[str, str]:
@@ -29,9 +29,7 @@ def _digest(root) -> dict[str, str]:
 def checkpoint(marker_ds, tmp_path_factory):
     torch.manual_seed(0)
     policy, pre, post, _ = build(marker_ds)
-    path = tmp_path_factory.mktemp("policy")
-    for part in (policy, pre, post):
-        part.save_pretrained(path)
+    path = save_checkpoint(policy, pre, post, tmp_path_factory.mktemp("policy"))
     return path, policy.eval(), pre
 
 

@@ -16,7 +16,7 @@ from lerobot_policy_rewact.tools.cli import COMMANDS, _load
 from lerobot_policy_rewact.tools.flags import split_policy_options
 
 from conftest import load_meta
-from helpers import build
+from helpers import build, save_checkpoint
 
 # Every command that reads a trained RewACT (--policy.path).
 SCORING = ["evaluate", "visualise", "progress", "audit", "label", "annotate"]
@@ -37,10 +37,7 @@ def test_every_command_that_reads_a_checkpoint_takes_policy_device():
 @pytest.fixture(scope="module")
 def checkpoint(marker_ds, tmp_path_factory):
     policy, pre, post, _ = build(marker_ds)
-    path = tmp_path_factory.mktemp("policy")
-    for part in (policy, pre, post):
-        part.save_pretrained(path)
-    return path
+    return save_checkpoint(policy, pre, post, tmp_path_factory.mktemp("policy"))
 
 
 def test_policy_device_puts_the_policy_and_its_inputs_there(checkpoint, marker_ds):

@@ -16,7 +16,7 @@ from lerobot_policy_rewact.tools.detector import DONE, FAILING, RUNNING, Complet
 from lerobot_policy_rewact.tools.inference import episode_rewards
 
 from conftest import BIN, load_dataset, run
-from helpers import build
+from helpers import build, save_checkpoint
 
 RAMP = np.clip(np.linspace(-0.1, 1.2, 200), 0, 1)
 
@@ -88,11 +88,7 @@ def test_score_reports_separation_and_timing():
 def saved_policy(tmp_path_factory, request):
     marker_ds = request.getfixturevalue("marker_ds")
     policy, pre, post, _ = build(marker_ds)
-    path = tmp_path_factory.mktemp("policy")
-    policy.save_pretrained(path)
-    pre.save_pretrained(path)
-    post.save_pretrained(path)
-    return path
+    return save_checkpoint(policy, pre, post, tmp_path_factory.mktemp("policy"))
 
 
 def test_visualise_writes_a_decodable_video_and_a_plot(saved_policy, marker_ds, tmp_path):

@@ -7,15 +7,13 @@ import torch
 
 from lerobot_policy_rewact import compat
 
-from helpers import build
+from helpers import build, save_checkpoint
 
 
 @pytest.fixture(scope="module")
 def checkpoint(marker_ds, tmp_path_factory):
     policy, pre, post, _ = build(marker_ds)
-    path = tmp_path_factory.mktemp("rewact_checkpoint")
-    for part in (policy, pre, post):
-        part.save_pretrained(path)
+    path = save_checkpoint(policy, pre, post, tmp_path_factory.mktemp("rewact_checkpoint"))
     return path, policy, pre
 
 

@@ -59,12 +59,14 @@ class DetectorFile(BaseModel):
 
 @dataclass
 class CompletionDetector:
-    fps: float = 50.0
-    done_threshold: float = 0.9
-    smoothing_s: float = 0.1
-    hold_s: float = 0.1
+    """Says "done" or "failing" from a reward fed one control step at a time (see the module docstring)."""
+
+    fps: float = 50.0  # the control loop's rate: the times below are counted in its steps
+    done_threshold: float = 0.9  # "done": the smoothed reward at or above this ...
+    smoothing_s: float = 0.1  # ... averaged over this long ...
+    hold_s: float = 0.1  # ... for this long (and "failing": this long `drop` below the peak)
     drop: float = 0.25
-    min_progress: float = 0.2
+    min_progress: float = 0.2  # "failing" only after the smoothed reward reached this
     _window: deque = field(default_factory=deque, init=False, repr=False)
     _above: int = field(default=0, init=False, repr=False)
     _below_peak: int = field(default=0, init=False, repr=False)
