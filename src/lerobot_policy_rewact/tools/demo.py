@@ -92,6 +92,9 @@ def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, v
 
     curves = ev.dataset_curves(PolicyArgs(str(checkpoint)), DatasetArgs(root=str(data), episodes=episodes))
     report = ev.write_report(curves, out_dir, title="held-out episodes")
+    if report["summary"]["detector_tuned"]:  # beside the checkpoint: CompletionDetector.from_pretrained
+        ev.save_detector(report, [checkpoint], f"rewact demo: held-out episodes {episodes} of {data}")
+    detector = ev.tuned_detector(report)[0]
     failed = [c for c in curves if c.success is False]
     ok = [c for c in curves if c.success is not False]
     report["videos"] = []
@@ -99,9 +102,13 @@ def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, v
         outcome = "success" if c.success else "failure"
         path = out_dir / f"episode_{c.episode:03d}_{outcome}.mp4"
         images = _episode_images(open_dataset(data, episodes=[c.episode]))
+        detector.fps = c.fps
+        detector.reset()
+        states = [detector.update(r) for r in c.pred]
         write_reward_video(
-            path, images, c.pred, c.fps, labels=c.truth, title=f"episode {c.episode} ({outcome})"
-        )
+            path, images, c.pred, c.fps, labels=c.truth, title=f"episode {c.episode}", outcome=outcome,
+            detector_states=states,
+        )  # fmt: skip
         report["videos"].append(str(path))
     report["checkpoint"] = str(checkpoint)
     return report

@@ -362,37 +362,26 @@ def _saved_detector(cfg: EvaluateConfig) -> CompletionDetector | None:
     return CompletionDetector.from_pretrained(where, fps=cfg.fps)
 
 
-def save_detector(cfg: EvaluateConfig, report: dict, out_dir: Path) -> list[Path]:
-    """Write the tuned detector to output_dir and (unless --save_detector=false) beside the checkpoint or
-    at --detector_path, with what it measured here; a checkpoint folder that cannot be written only warns."""
+def tuned_detector(report: dict) -> tuple[CompletionDetector, dict]:
+    """The detector a report tuned, and what it measured there (timed leave-one-out)."""
     s = report["summary"]
-    measured = {
-        k: s[k]
-        for k in (
-            "episodes",
-            "successes",
-            "failures",
-            "completion_detected",
-            "completion_error_median_s",
-            "completion_abs_error_median_s",
-            "false_completions_on_failures",
-        )
-    }
+    keys = ("episodes", "successes", "failures", "completion_detected", "completion_error_median_s")
+    keys += ("completion_abs_error_median_s", "false_completions_on_failures")
+    measured = {k: s[k] for k in keys}
     measured["timing"] = "leave-one-out: each episode timed by a detector tuned on the others"
-    episodes = cfg.dataset.episodes if cfg.dataset.episodes is not None else "all"
-    tuned_on = f"rewact evaluate on {cfg.dataset.root} episodes {episodes}"
-    detector = CompletionDetector(**{k: v for k, v in s["detector"].items() if k != "fps"})
-    saved = [detector.save_pretrained(out_dir / "completion_detector.json", tuned_on, measured)]
-    if cfg.save_detector and (cfg.detector_path or cfg.policy.path):
-        where = (
-            Path(cfg.detector_path)
-            if cfg.detector_path
-            else Path(cfg.policy.path) / "completion_detector.json"
-        )
+    return CompletionDetector(**{k: v for k, v in s["detector"].items() if k != "fps"}), measured
+
+
+def save_detector(report: dict, places: list[Path], tuned_on: str) -> list[Path]:
+    """Write the report's tuned detector to each of `places` (a file, or a folder: its
+    completion_detector.json); a place that cannot be written only warns."""
+    detector, measured = tuned_detector(report)
+    saved = []
+    for where in places:
         try:
             saved.append(detector.save_pretrained(where, tuned_on, measured))
         except OSError as e:
-            log.warning("could not save the detector at %s (%s): it is in %s", where, e.strerror, saved[0])
+            log.warning("could not save the completion detector at %s (%s)", where, e.strerror)
     return saved
 
 
@@ -407,6 +396,12 @@ def run(cfg: EvaluateConfig) -> dict:
     print(markdown(report))
     print(f"report.json (with every episode's rewards), report.md and plots in {out_dir}")
     if report["summary"]["detector_tuned"]:
-        for path in save_detector(cfg, report, out_dir):
+        places = [out_dir / "completion_detector.json"]
+        if cfg.save_detector and (cfg.detector_path or cfg.policy.path):
+            places.append(Path(cfg.detector_path or cfg.policy.path))
+        episodes = cfg.dataset.episodes if cfg.dataset.episodes is not None else "all"
+        for path in save_detector(
+            report, places, f"rewact evaluate on {cfg.dataset.root} episodes {episodes}"
+        ):
             print(f"tuned completion detector saved: {path}")
     return report
