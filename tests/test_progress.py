@@ -139,3 +139,30 @@ def test_a_bad_training_option_stops_before_any_training(marker_ds, tmp_path):
     )
     assert proc.returncode != 0 and "--policy.* training options" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "p" / "fold_0").exists()
+
+
+def test_annotate_without_a_checkpoint_is_cross_fitted_as_progress(progress_run, marker_ds, tmp_path):
+    """`rewact annotate` without --policy.path runs `rewact progress` (here resuming the finished run, so no
+    training) and writes its progress into the dataset copy, frame by frame."""
+    out = tmp_path / "annotated"
+    models = {
+        m: m.stat().st_mtime_ns for m in progress_run.glob("fold_*/train/checkpoints/*/pretrained_model/*")
+    }
+    _ok(
+        rewact(
+            "annotate",
+            f"--dataset.root={marker_ds}",
+            f"--output_dir={out}",
+            f"--work_dir={progress_run}",
+            "--folds=2",
+            "--steps=2",
+            "--batch_size=4",
+            "--dataset.video_backend=pyav",
+            *TINY,
+        )  # fmt: skip
+    )
+    expected = pd.read_parquet(progress_run / "progress.parquet").set_index("index")["progress_dense"]
+    copy = pd.concat(pd.read_parquet(f) for f in sorted((out / "data").glob("*/*.parquet")))
+    assert len(copy) == load_meta(marker_ds).total_frames
+    np.testing.assert_allclose(copy["progress"].to_numpy(), expected.loc[copy["index"]].to_numpy())
+    assert models and {m: m.stat().st_mtime_ns for m in models} == models  # nothing retrained
