@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ import numpy as np
 from ..files import OutputFolderError, write_atomic
 from . import progress
 from .checkpoints import ScoringArgs
+from .datasets import DatasetArgs
 from .detector import FILENAME as DETECTOR_FILE, CompletionDetector
 from .presets import TrainingArgs
 
@@ -32,9 +33,18 @@ PROGRESS, REWARD, DONE = "progress", "next.reward", "next.done"
 
 
 @dataclass
+class WholeDataset(DatasetArgs):
+    """The dataset to copy (LeRobot's `--dataset.*` names); the copy holds every episode."""
+
+    # Not taken: every episode is copied and scored (delete episodes first with lerobot-edit-dataset).
+    episodes: list[int] | None = None
+
+
+@dataclass
 class AnnotateConfig(TrainingArgs, ScoringArgs):
     """A copy of the dataset with per-frame `progress` (and, asked, `next.reward` / `next.done`) columns."""
 
+    dataset: WholeDataset = field(default_factory=WholeDataset)
     # The new dataset's folder (must not exist yet, or be empty).
     output_dir: str = "outputs/annotated"
     # The new dataset's id (default: the source's with a _rewact suffix).
