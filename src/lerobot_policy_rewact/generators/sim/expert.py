@@ -226,7 +226,7 @@ def add_return(p: Plan, cube_now: np.ndarray, rng: np.random.Generator) -> None:
         Waypoint(p.steps, aloha.RIGHT_START, UPRIGHT, HOME_GRIP),
     ]
     if p.perturbation == "dropped_on_return":
-        drop = int(rng.integers(500, 530))
+        drop = int(rng.integers(495, 510))  # early in the carry: the cube falls well away from its start
         p.critical_step = drop
         at = _at(way_back, drop)[:3]
         way_back = [w for w in way_back if w.t < drop]
