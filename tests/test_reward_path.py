@@ -243,10 +243,12 @@ def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
     plain, pre, _, _ = build(marker_ds)
     batch = next(batches(marker_ds, plain, pre, batch_size=8, shuffle=True))
     blank = dict(batch, **{"observation.state": torch.zeros_like(batch["observation.state"])})
-    for _ in range(20):  # at init the reward hardly depends on the state: train until it does
-        _train(plain, batch, steps=50, lr=3e-4)
-        if not torch.allclose(plain.predict_reward(blank), plain.predict_reward(batch), atol=1e-2):
-            break
+    _train(plain, batch, steps=50, lr=3e-4)
+    # The reward may learn the marker from the camera alone (it did on LeRobot 0.6.1 / torch 2.11): a larger
+    # state projection makes the state matter to it, so that the last check below can fail.
+    with torch.no_grad():
+        plain.model.encoder_robot_state_input_proj.weight.mul_(50.0)
+    assert not torch.allclose(plain.predict_reward(blank), plain.predict_reward(batch), atol=1e-2)
     dropped, _, _, _ = build(marker_ds, reward_state_dropout=1.0, reward_loss_weight=0.0)
     dropped.load_state_dict(plain.state_dict())
     plain.config.reward_loss_weight = 0.0
