@@ -85,7 +85,7 @@ def write_reward_video(
         )
     states = detector_states or []
     fired = next(((t, s) for t, s in enumerate(states) if s in MARKS), None)
-    width, img_h = _even(max(w * scale, 320)), _even(h * scale)
+    width, img_h = _even(max(w * scale, 400)), _even(h * scale)  # room for the header line
     height = img_h + PLOT_HEIGHT
     header = f"{title} ({outcome})" if outcome else title
     path = Path(path)
