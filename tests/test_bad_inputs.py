@@ -187,6 +187,35 @@ def _cases(w: Path) -> dict[str, tuple[list[str], str]]:
             ["visualise", ds, "--dataset.episodes=[0]", f"--policy.path={w / 'x'}"],
             "does not exist",
         ),
+        "visualise: rerun view not one of the choices": (
+            ["visualise", ck, ds, "--dataset.episodes=[0]", "--rerun=web"],
+            "--rerun=web is not one of none, file, spawn",
+        ),
+        "visualise: missing detector file": (
+            ["visualise", ck, ds, "--dataset.episodes=[0]", f"--detector_path={w / 'nope.json'}"],
+            "rewact evaluate",
+        ),
+        "visualise: detector file not one": (
+            ["visualise", ck, ds, "--dataset.episodes=[0]", f"--detector_path={w / 'good.json'}"],
+            "not a completion detector file",
+        ),
+        "evaluate: not a device": (["evaluate", ck, ds, "--policy.device=banana"], "not a device"),
+        "annotate: output folder taken": (
+            ["annotate", ck, ds, f"--output_dir={w / 'audit_done'}"],
+            "already exists",
+        ),
+        "annotate: output inside the source": (
+            ["annotate", ck, ds, f"--output_dir={w / 'ds' / 'copy'}"],
+            "inside it",
+        ),
+        "annotate: episodes given": (
+            ["annotate", ck, ds, "--dataset.episodes=[0]", f"--output_dir={w / 'never'}"],
+            "--dataset.episodes",
+        ),
+        "annotate: missing checkpoint": (
+            ["annotate", ds, f"--policy.path={w / 'nope'}", f"--output_dir={w / 'never'}"],
+            "does not exist",
+        ),
         "labels check: no file given": (["labels", "check", ds], "--labels="),
         "labels check: missing file": (
             ["labels", "check", ds, f"--labels={w / 'nope.json'}"],

@@ -100,7 +100,10 @@ class CompletionDetector:
         try:
             saved = DetectorFile.model_validate_json(file.read_bytes())
         except ValidationError as e:
-            raise DetectorFileError(f"{file} is not a completion detector file: {e}") from None
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'file'}: {err['msg']}" for err in e.errors()
+            )
+            raise DetectorFileError(f"{file} is not a completion detector file ({problems}).") from None
         return cls(fps=fps, **saved.model_dump(exclude={"tuned_on", "measured"}))
 
     def reset(self) -> None:

@@ -115,6 +115,7 @@ def run(cfg: VisualiseConfig) -> list[Path]:
         raise SystemExit("error: say which episodes to draw: --dataset.episodes=[24] (or [24,25,...])")
     if cfg.rerun != "none":
         require_rerun()  # a missing rerun-sdk stops before any work
+    detector = _detector(cfg, float(cfg.dataset.meta().fps))  # a bad detector file stops before any work
     policy, pre, post = cfg.policy.load(cfg.dataset.meta())
     out_dir = fresh_output_dir(cfg.output_dir)
     truth_of = _truth_source(root, policy, cfg.dataset.meta())
@@ -123,7 +124,7 @@ def run(cfg: VisualiseConfig) -> list[Path]:
         ds = cfg.dataset.open(episodes=[ep])
         rewards, cameras, states = _act(policy, pre, post, ds, list(policy.config.image_features))
         truth, outcome = truth_of(ep, np.asarray(ds.hf_dataset["index"]))
-        detector = _detector(cfg, ds.fps)
+        detector.fps = ds.fps
         detector.reset()
         detected = [detector.update(r) for r in rewards]
         if cameras:
