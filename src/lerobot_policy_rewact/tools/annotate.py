@@ -25,7 +25,7 @@ from ..files import OutputFolderError, write_atomic
 from . import progress
 from .checkpoints import ScoringArgs
 from .datasets import DatasetArgs
-from .detector import FILENAME as DETECTOR_FILE, CompletionDetector
+from .detector import CompletionDetector, saved_or_default
 from .presets import TrainingArgs
 
 log = logging.getLogger(__name__)
@@ -74,20 +74,6 @@ def _check_output(out: Path, source: Path) -> None:
         )
     if out.exists():
         out.rmdir()  # LeRobot creates the dataset folder itself
-
-
-def _detector(cfg: AnnotateConfig, fps: float) -> CompletionDetector:
-    """The tuned detector for --rewards: --detector_path, else the checkpoint's; defaults only with a warning."""
-    if cfg.detector_path:
-        return CompletionDetector.from_pretrained(cfg.detector_path, fps=fps)
-    if cfg.policy.path and (Path(cfg.policy.path) / DETECTOR_FILE).is_file():
-        return CompletionDetector.from_pretrained(cfg.policy.path, fps=fps)
-    log.warning(
-        "no tuned completion detector (%s): next.done uses the untuned defaults; tune one with "
-        "`rewact evaluate --policy.path=<checkpoint>` and pass --detector_path",
-        DETECTOR_FILE,
-    )
-    return CompletionDetector(fps=fps)
 
 
 def reward_columns(rewards: dict[int, np.ndarray], detector: CompletionDetector) -> dict[int, tuple]:
@@ -148,7 +134,9 @@ def run(cfg: AnnotateConfig) -> Path:
     if cfg.rewards:
         episodes = table["episode_index"].to_numpy()
         curves = {int(ep): per_index[PROGRESS][episodes == ep] for ep in np.unique(episodes)}
-        columns = reward_columns(curves, _detector(cfg, float(meta.fps)))
+        columns = reward_columns(
+            curves, saved_or_default(cfg.detector_path, cfg.policy.path, float(meta.fps))
+        )
         per_index[REWARD] = np.concatenate([columns[ep][0] for ep in sorted(columns)])
         per_index[DONE] = np.concatenate([columns[ep][1] for ep in sorted(columns)])
     if len(index) != meta.total_frames or np.any(np.diff(index) <= 0):

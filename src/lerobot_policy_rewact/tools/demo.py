@@ -103,8 +103,7 @@ def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, v
         path = out_dir / f"episode_{c.episode:03d}_{outcome}.mp4"
         images = _episode_images(open_dataset(data, episodes=[c.episode]))
         detector.fps = c.fps
-        detector.reset()
-        states = [detector.update(r) for r in c.pred]
+        states = detector.states(c.pred)
         write_reward_video(
             path, images, c.pred, c.fps, labels=c.truth, title=f"episode {c.episode}", outcome=outcome,
             detector_states=states,

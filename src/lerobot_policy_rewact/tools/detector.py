@@ -24,6 +24,7 @@ leave-one-out); `CompletionDetector.from_pretrained(policy_path, fps=...)` loads
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from ..files import write_atomic
 
 RUNNING, DONE, FAILING = "running", "done", "failing"
 FILENAME = "completion_detector.json"
+log = logging.getLogger(__name__)
 
 
 class DetectorFileError(ValueError):
@@ -134,6 +136,11 @@ class CompletionDetector:
             self.state = FAILING
         return self.state
 
+    def states(self, rewards: np.ndarray) -> list[str]:
+        """The state after each reward of a whole curve, from a fresh start."""
+        self.reset()
+        return [self.update(r) for r in np.asarray(rewards, dtype=float)]
+
     def run(self, rewards: np.ndarray) -> tuple[str, int | None]:
         """Run over a whole reward curve: (final state, frame where it fired or None)."""
         self.reset()
@@ -141,3 +148,18 @@ class CompletionDetector:
             if self.update(r) != RUNNING:
                 return self.state, t
         return RUNNING, None
+
+
+def saved_or_default(detector_path: str | None, policy_path: str | None, fps: float) -> CompletionDetector:
+    """The detector at `detector_path` (which must be one), else the one saved beside the checkpoint at
+    `policy_path`, else the untuned defaults (with a warning that says how to tune one)."""
+    if detector_path:
+        return CompletionDetector.from_pretrained(detector_path, fps=fps)
+    if policy_path and (Path(policy_path) / FILENAME).is_file():
+        return CompletionDetector.from_pretrained(policy_path, fps=fps)
+    log.warning(
+        "no tuned completion detector (%s beside the checkpoint): using the untuned defaults; tune one with "
+        "`rewact evaluate --policy.path=<checkpoint> --dataset.root=<data>`",
+        FILENAME,
+    )
+    return CompletionDetector(fps=fps)

@@ -5,8 +5,8 @@ reward every frame). For each episode it writes `episode_<N>.mp4` (camera images
 reward curve, the label or ground truth in grey when known, the outcome, a legend and where the
 completion detector fired) and `episode_<N>.png` (the whole curve); with `--rerun=file` also
 `episode_<N>.rrd` for rerun (cameras, state, reward, truth, detector), `--rerun=spawn` opens it.
-The detector is the checkpoint's tuned one (`completion_detector.json`, written by `rewact evaluate`),
-else `--detector_path`, else the untuned defaults.
+The detector is `--detector_path`, else the checkpoint's tuned one (`completion_detector.json`, written
+by `rewact evaluate`), else the untuned defaults.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..files import fresh_output_dir
 from .checkpoints import ScoringArgs
 from .datasets import DatasetArgs
-from .detector import FILENAME as DETECTOR_FILE, CompletionDetector
+from .detector import saved_or_default
 from .plots import Panel, plot_panels
 from .rerun_view import EpisodeView, require_rerun, write_rrd
 from .video import to_uint8_image
@@ -76,15 +76,6 @@ def _truth_source(root: Path, policy, meta) -> Truth:
     return lambda episode, indices: (targets.lookup(torch.as_tensor(indices)).numpy(), "unknown")
 
 
-def _detector(cfg: VisualiseConfig, fps: float) -> CompletionDetector:
-    """The detector whose state the outputs show: --detector_path, the checkpoint's, else defaults."""
-    saved = Path(cfg.policy.path or ".") / DETECTOR_FILE
-    if cfg.detector_path or saved.is_file():
-        return CompletionDetector.from_pretrained(cfg.detector_path or saved, fps=fps)
-    log.info("no tuned detector beside the checkpoint: showing the untuned defaults' state")
-    return CompletionDetector(fps=fps)
-
-
 def _act(policy, pre, post, ds, camera_keys: list[str]) -> tuple[np.ndarray, dict, np.ndarray | None]:
     """Run the policy over an episode as on a robot: (rewards, camera images by key, robot states)."""
     policy.reset()
@@ -115,18 +106,19 @@ def run(cfg: VisualiseConfig) -> list[Path]:
         raise SystemExit("error: say which episodes to draw: --dataset.episodes=[24] (or [24,25,...])")
     if cfg.rerun != "none":
         require_rerun()  # a missing rerun-sdk stops before any work
-    detector = _detector(cfg, float(cfg.dataset.meta().fps))  # a bad detector file stops before any work
-    policy, pre, post = cfg.policy.load(cfg.dataset.meta())
+    meta = cfg.dataset.meta()
+    # a bad detector file stops before any work
+    detector = saved_or_default(cfg.detector_path, cfg.policy.path, float(meta.fps))
+    policy, pre, post = cfg.policy.load(meta)
     out_dir = fresh_output_dir(cfg.output_dir)
-    truth_of = _truth_source(root, policy, cfg.dataset.meta())
+    truth_of = _truth_source(root, policy, meta)
     written = []
     for ep in cfg.dataset.episodes:
         ds = cfg.dataset.open(episodes=[ep])
         rewards, cameras, states = _act(policy, pre, post, ds, list(policy.config.image_features))
         truth, outcome = truth_of(ep, np.asarray(ds.hf_dataset["index"]))
         detector.fps = ds.fps
-        detector.reset()
-        detected = [detector.update(r) for r in rewards]
+        detected = detector.states(rewards)
         if cameras:
             path = write_reward_video(
                 out_dir / f"episode_{ep}.mp4", _side_by_side(cameras), rewards, ds.fps, truth,
