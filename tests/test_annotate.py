@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -70,6 +71,16 @@ def test_the_annotated_copy_loads_with_lerobot_and_holds_the_reward(checkpoint, 
     all_progress = np.concatenate(list(expected.values()))
     assert stats["progress"]["max"] == pytest.approx([all_progress.max()], abs=1e-5)
     assert stats["progress"]["mean"] == pytest.approx([all_progress.mean()], abs=1e-5)
+    # each episode's statistics of the new columns, in meta/episodes as LeRobot keeps its own columns'
+    episodes = pd.concat(pd.read_parquet(f) for f in sorted((out / "meta" / "episodes").glob("*/*.parquet")))
+    assert sorted(episodes["episode_index"]) == list(range(meta.total_episodes))
+    assert episodes["stats/observation.state/max"].notna().all()  # LeRobot's own, kept
+    episodes = episodes.to_dict("list")
+    for row, ep in enumerate(episodes["episode_index"]):
+        assert episodes["stats/progress/max"][row] == pytest.approx([expected[ep].max()], abs=1e-5)
+        assert episodes["stats/progress/mean"][row] == pytest.approx([expected[ep].mean()], abs=1e-5)
+        assert episodes["stats/next.reward/mean"][row] == pytest.approx([fired[ep][0].mean()], abs=1e-6)
+        assert episodes["stats/progress/count"][row] == [len(expected[ep])]
 
 
 def test_annotate_refuses_what_would_lose_or_mix_data(checkpoint, marker_ds, tmp_path):

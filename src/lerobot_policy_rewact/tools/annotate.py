@@ -8,7 +8,8 @@ detector (the checkpoint's tuned `completion_detector.json`, or `--detector_path
 from the frame the detector says "done" to the episode's end, else 0 (a sparse success reward, as
 HIL-SERL's reward classifier gives); `next.done` is true from that frame on and on the episode's last
 frame. Columns of those names already in the dataset are replaced in the copy. The source dataset is
-never written; `meta/stats.json` of the copy gains the new columns' statistics.
+never written; `meta/stats.json` of the copy gains the new columns' statistics, and meta/episodes each
+episode's.
 """
 
 from __future__ import annotations
@@ -112,6 +113,33 @@ def _add_stats(root: Path, columns: dict[str, np.ndarray]) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(json.dumps(stats, indent=4)))
 
 
+def _add_episode_stats(root: Path, columns: dict[str, np.ndarray], episodes: np.ndarray) -> None:
+    """Each episode's statistics of the new columns in the copy's meta/episodes (`stats/<name>/<stat>`, as
+    LeRobot writes them for its own columns); `columns` and `episodes` are per frame, in the same order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from lerobot.datasets.compute_stats import get_feature_stats
+
+    for path in sorted((root / "meta" / "episodes").glob("*/*.parquet")):
+        table = pq.read_table(path)
+        rows = table["episode_index"].to_numpy()
+        for name, values in columns.items():
+            per_episode = [
+                get_feature_stats(
+                    values[episodes == ep].astype(np.float64).reshape(-1, 1), axis=0, keepdims=False
+                )
+                for ep in rows
+            ]
+            for stat in per_episode[0]:
+                column = f"stats/{name}/{stat}"
+                data = pa.array([np.asarray(s[stat]).reshape(-1).tolist() for s in per_episode])
+                if column in table.column_names:
+                    table = table.set_column(table.column_names.index(column), column, data)
+                else:
+                    table = table.append_column(column, data)
+        write_atomic(path, lambda tmp, t=table: pq.write_table(t, tmp))
+
+
 def run(cfg: AnnotateConfig) -> Path:
     """`rewact annotate`: score every episode, then write the annotated copy (see the module docstring)."""
     import pyarrow.parquet as pq
@@ -163,5 +191,6 @@ def run(cfg: AnnotateConfig) -> Path:
         shutil.rmtree(out, ignore_errors=True)  # never a half-written dataset
         raise
     _add_stats(out, ordered)
+    _add_episode_stats(out, per_index, table["episode_index"].to_numpy())
     print(f"annotated copy of {source} ({', '.join(ordered)} per frame) in {out} (repo_id {repo_id})")
     return out
