@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -223,11 +224,17 @@ def test_demo_runs_end_to_end_small(cli_dir):
             "--held_out=1",
             "--steps=2",
             "--batch_size=4",
+            "--policy.device=cpu",
+            "--policy.reward_feature=mean",  # a training option, after the CPU preset
             env={"MUJOCO_GL": "egl"},
         )
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["summary"]["episodes"] == 1 and metrics["train_steps"] == 2
+    trained = json.loads((Path(metrics["checkpoint"]) / "config.json").read_text())
+    assert trained["reward_feature"] == "mean" and trained["device"] == "cpu"
+    refused = rewact("demo", f"--output_dir={out}", "--policy.path=x")
+    assert refused.returncode != 0 and "drop --policy.path" in refused.stderr
     assert (out / "report.md").is_file() and (out / "reward_curves.png").is_file()
 
 

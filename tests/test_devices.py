@@ -20,13 +20,15 @@ from helpers import build, save_checkpoint
 
 # Every command that reads a trained RewACT (--policy.path).
 SCORING = ["evaluate", "visualise", "progress", "audit", "label", "annotate"]
+# ... and the demo, which trains and scores its own.
+DEMO = ["demo"]
 
 
 def test_every_command_that_reads_a_checkpoint_takes_policy_device():
     readers = [
         n for n in COMMANDS if "policy" in getattr(_load(COMMANDS[n][1])[0], "__dataclass_fields__", {})
     ]
-    assert sorted(readers) == sorted(SCORING)
+    assert sorted(readers) == sorted(SCORING + DEMO)
     for name in readers:
         own, options = split_policy_options(["--policy.device=cpu", "--policy.path=p"])
         assert options == [], name  # the command's own flag, not a training option

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import fresh_output_dir
+from .checkpoints import PolicyArgs, check_device
 from .presets import CPU, TrainingArgs, policy_flags
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class DemoConfig(TrainingArgs):
     num_episodes: int = 40
     # Episodes held out of training (the same success/failure mix as the rest).
     held_out: int = 10
+    # --policy.device (cuda, mps, cpu; unset: the CPU) and --policy.use_amp for training and scoring; any
+    # other --policy.* flag (e.g. --policy.reward_feature=mean) goes to the training, after the CPU preset.
+    policy: PolicyArgs = field(default_factory=PolicyArgs)
 
 
 def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
@@ -62,6 +66,9 @@ def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
         "--policy.type=rewact",
         *policy_flags(CPU),
         "--policy.reward_labels=ground_truth",
+        *([f"--policy.device={cfg.policy.device}"] if cfg.policy.device else []),
+        *(["--policy.use_amp=true"] if cfg.policy.use_amp else []),
+        *cfg.policy.options,
         f"--output_dir={run_dir}",
         "--job_name=rewact-demo",
         f"--seed={cfg.seed}",
@@ -83,14 +90,21 @@ def _episode_images(dataset) -> np.ndarray:
     return np.stack([to_uint8_image(dataset[i]["observation.images.top"]) for i in range(len(dataset))])
 
 
-def evaluate(checkpoint: Path, data: Path, episodes: list[int], out_dir: Path, videos: int = 2) -> dict:
+def evaluate(
+    checkpoint: Path,
+    data: Path,
+    episodes: list[int],
+    out_dir: Path,
+    videos: int = 2,
+    device: str | None = None,
+) -> dict:
     """`rewact evaluate` on the held-out episodes, plus videos of a failure and a success."""
     from . import evaluate as ev
-    from .checkpoints import PolicyArgs
     from .datasets import DatasetArgs, open_dataset
     from .video import write_reward_video
 
-    curves = ev.dataset_curves(PolicyArgs(str(checkpoint)), DatasetArgs(root=str(data), episodes=episodes))
+    model = PolicyArgs(str(checkpoint), device=device)
+    curves = ev.dataset_curves(model, DatasetArgs(root=str(data), episodes=episodes))
     report = ev.write_report(curves, out_dir, title="held-out episodes")
     if report["summary"]["detector_tuned"]:  # beside the checkpoint: CompletionDetector.from_pretrained
         ev.save_detector(report, [checkpoint], f"rewact demo: held-out episodes {episodes} of {data}")
@@ -143,6 +157,13 @@ def run(cfg: DemoConfig) -> dict:
     """`rewact demo` / `make demo`."""
     from ..generators.sim.demo_data import DemoDataSpec, ensure
 
+    if cfg.policy.path:
+        raise SystemExit(
+            "error: rewact demo trains its own model: drop --policy.path (to score a trained checkpoint on the "
+            "demo data, run rewact evaluate --policy.path=... --dataset.root=data/aloha-transfer-demo)."
+        )
+    if cfg.policy.device:
+        check_device(cfg.policy.device)
     t0 = time.perf_counter()
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,9 +171,8 @@ def run(cfg: DemoConfig) -> dict:
     data_minutes = (time.perf_counter() - t0) / 60
     train_eps = list(range(cfg.num_episodes - cfg.held_out))
     checkpoint = train(cfg, data, train_eps)
-    report = evaluate(
-        checkpoint, data, list(range(cfg.num_episodes - cfg.held_out, cfg.num_episodes)), out_dir
-    )
+    held_out = list(range(cfg.num_episodes - cfg.held_out, cfg.num_episodes))
+    report = evaluate(checkpoint, data, held_out, out_dir, device=cfg.policy.device)
     report.update(
         train_steps=cfg.steps,
         train_episodes=len(train_eps),

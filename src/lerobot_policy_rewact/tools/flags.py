@@ -1,11 +1,11 @@
 """Command-line flags the commands share: list values checked before any parsing, and the `--policy.*`
 training options of the commands that train models themselves (`rewact train`, `progress`, `audit`,
-`annotate`), split from a command's own flags and checked before any work."""
+`annotate`, `demo`), split from a command's own flags and checked before any work."""
 
 from __future__ import annotations
 
 # Commands that train RewACT models themselves: they take any --policy.* option of training.
-TRAINING_COMMANDS = ("progress", "audit", "annotate")
+TRAINING_COMMANDS = ("progress", "audit", "annotate", "demo")
 
 
 def split_policy_options(args: list[str]) -> tuple[list[str], list[str]]:
