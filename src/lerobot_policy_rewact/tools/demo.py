@@ -47,8 +47,8 @@ class DemoConfig(TrainingArgs):
     num_episodes: int = 40
     # Episodes held out of training (the same success/failure mix as the rest).
     held_out: int = 10
-    # Where training and scoring run (device: cuda, mps, cpu; unset: the CPU) and use_amp; any other
-    # --policy.* flag (e.g. --policy.reward_feature=mean) goes to the training, after the CPU preset.
+    # Where training and scoring run (device: cuda, mps, cpu; unset: the CPU) and use_amp; any other policy
+    # flag (e.g. --policy.reward_feature=mean) goes to the training, after the CPU preset.
     policy: PolicyArgs = field(default_factory=PolicyArgs)
 
 
