@@ -62,7 +62,7 @@ def test_trained_reward_is_the_acting_reward(marker_ds, head, feature):
     trained = _rewards_the_loss_sees(policy, batch)
     acting = policy.predict_reward(batch)
     assert torch.allclose(trained, acting, atol=1e-5), (trained - acting).abs().max()
-    if feature == "latent_and_mean":  # the latent token's output and the token mean, side by side
+    if feature == "latent_and_mean":  # the head reads the latent token's output and the token mean, side by side
         with torch.no_grad():
             tokens = policy.model.encode(policy._prepare(batch)).tokens
         expected = torch.cat([tokens[0], tokens.mean(0)], dim=-1)
