@@ -18,7 +18,7 @@ from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.configuration_act import ACTConfig
 
 REWARD_HEADS = ("sigmoid", "distributional")
-REWARD_FEATURES = ("latent", "mean", "latent_and_mean")
+REWARD_FEATURES = ("latent", "mean")
 REGRESSION_LOSSES = ("mse", "l1")
 REWARD_MEMORIES = ("none", "max", "window")
 
@@ -74,7 +74,6 @@ class RewACTConfig(PreTrainedConfig):
             (average of all encoder output tokens). Same cost. Measured over 3 seeds (BENCHMARKS.md):
             "mean" learns the simulated demo's task on every seed (worst MAE 0.13 vs 0.22) but reads
             the real G1 data worse against linear labels (VOC 0.76 vs 0.83), so "latent" stays the default.
-            "latent_and_mean": both side by side (2 * dim_model), so the head can use either.
         reward_loss_weight: weight of the reward loss added to ACT's loss.
         reward_state_dropout: share of training samples whose reward is computed without the robot
             state (as for the dataset's mean state), so the reward must read the camera; ACT's actions
@@ -218,11 +217,6 @@ class RewACTConfig(PreTrainedConfig):
     get_optimizer_preset = ACTConfig.get_optimizer_preset
     get_scheduler_preset = ACTConfig.get_scheduler_preset
     validate_features = ACTConfig.validate_features
-
-    @property
-    def reward_feature_dim(self) -> int:
-        """Size of the encoder feature the reward head (and memory) reads."""
-        return 2 * self.dim_model if self.reward_feature == "latent_and_mean" else self.dim_model
 
     @property
     def memory_offsets(self) -> list[int]:

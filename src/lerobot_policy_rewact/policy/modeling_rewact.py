@@ -137,7 +137,7 @@ class RewACTPolicy(ACTPolicy):
 
         self.reward_head = make_reward_head(config)
         self.reward_memory = (
-            RewardMemory(config.reward_feature_dim, config.reward_memory_dim)
+            RewardMemory(config.dim_model, config.reward_memory_dim)
             if config.reward_memory != "none"
             else None
         )
@@ -155,14 +155,9 @@ class RewACTPolicy(ACTPolicy):
 
     # ------------------------------------------------------------------ the reward path
     def reward_feature(self, encoded: Encoded) -> Tensor:
-        """The encoder feature the head reads, (B, reward_feature_dim): the latent token's output, the token
-        mean, or both side by side."""
+        """The encoder feature the head reads, (B, dim_model): the latent token's output or the token mean."""
         out = encoded.tokens
-        if self.config.reward_feature == "latent":
-            return out[0]
-        if self.config.reward_feature == "mean":
-            return out.mean(0)
-        return torch.cat([out[0], out.mean(0)], dim=-1)
+        return out[0] if self.config.reward_feature == "latent" else out.mean(0)
 
     def reward_output(self, encoded: Encoded) -> Tensor:
         """The head's raw output for an encoder output (`head.reward` maps it to [0, 1]); with a memory,

@@ -81,7 +81,7 @@ class DistributionalRewardHead(nn.Module):
 
 def make_reward_head(config) -> nn.Module:
     """The head a `RewACTConfig` asks for; with a memory it reads the memory beside the feature."""
-    dim = config.reward_feature_dim + (config.reward_memory_dim if config.reward_memory != "none" else 0)
+    dim = config.dim_model + (config.reward_memory_dim if config.reward_memory != "none" else 0)
     if config.reward_head == "distributional":
         return DistributionalRewardHead(dim, config.reward_num_bins, config.reward_hl_gauss_sigma)
     return SigmoidRewardHead(dim, config.reward_regression_loss)
