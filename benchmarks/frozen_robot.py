@@ -1,0 +1,74 @@
+"""Frozen robot on real episodes: does the reward stay where it was while the robot stands still?
+
+For each checkpoint and each held-out episode of a LeRobot dataset, the policy acts frame by frame
+(`select_action`, its memory filled as on the robot) to a frame, then receives that same observation
+for `--seconds` more; the figure is the largest change of the reward over the frozen stretch. A reward
+that reads one frame cannot change (0 by construction); a memory that counts frames or reads the clock
+drifts. The frames frozen on: the middle of the episode and 85 % of the way (on the self-resetting demo,
+the carry back). Prints mean / max per checkpoint; the JSON holds every episode.
+
+    python benchmarks/frozen_robot.py --dataset.root=data/aloha-return-bench --episodes 20-29 \\
+        single=outputs/.../pretrained_model window=outputs/.../pretrained_model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+FREEZE_AT = (0.5, 0.85)  # where in the episode the robot stops, as a share of its length
+
+
+def frozen_changes(policy, pre, dataset, seconds: float) -> list[float]:
+    """The largest reward change while one episode's observation at each FREEZE_AT point is repeated."""
+    n, hold = len(dataset), int(round(seconds * dataset.fps))
+    changes = []
+    for share in FREEZE_AT:
+        k = int(share * (n - 1))
+        policy.reset()
+        rewards = []
+        for i in [*range(k + 1), *[k] * hold]:
+            policy.select_action(pre(dataset[i]))
+            rewards.append(float(policy.last_reward[0]))
+        changes.append(float(np.abs(np.asarray(rewards[k:]) - rewards[k]).max()))
+    return changes
+
+
+def main() -> None:
+    import torch
+    from lerobot.policies.factory import make_pre_post_processors
+
+    from lerobot_policy_rewact import RewACTPolicy
+    from lerobot_policy_rewact.tools.datasets import open_dataset
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset.root", dest="root", type=Path, required=True)
+    p.add_argument("--episodes", required=True, help="FIRST-LAST, inclusive")
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--out", type=Path, default=Path("outputs/bench/frozen_robot.json"))
+    p.add_argument("models", nargs="+", help="NAME=checkpoint folder (repeatable names are grouped)")
+    a = p.parse_args()
+    first, last = (int(x) for x in a.episodes.split("-"))
+    result: dict[str, list[float]] = {}
+    with torch.inference_mode():
+        for item in a.models:
+            name, path = item.split("=", 1)
+            policy = RewACTPolicy.from_pretrained(path).eval()
+            pre, _ = make_pre_post_processors(policy.config, pretrained_path=path)
+            for ep in range(first, last + 1):
+                result.setdefault(name, []).extend(
+                    frozen_changes(policy, pre, open_dataset(a.root, [ep]), a.seconds)
+                )
+            print(f"{name} ({path}): frozen {a.seconds:g} s, reward change mean {np.mean(result[name]):.3f}, "
+                  f"max {np.max(result[name]):.3f} over {len(result[name])} freezes", flush=True)  # fmt: skip
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=2))
+    for name, values in result.items():
+        print(f"| {name} | {np.mean(values):.3f} | {np.max(values):.3f} | {len(values)} |")
+
+
+if __name__ == "__main__":
+    main()
