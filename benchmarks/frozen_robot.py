@@ -22,19 +22,22 @@ import numpy as np
 FREEZE_AT = (0.5, 0.85)  # where in the episode the robot stops, as a share of its length
 
 
+def frozen_change(policy, pre, dataset, k: int, seconds: float) -> float:
+    """The largest reward change while frame k's observation is repeated for `seconds`, after acting frame
+    by frame from the episode's start (memory filled as on the robot)."""
+    policy.reset()
+    rewards = []
+    for i in [*range(k + 1), *[k] * int(round(seconds * dataset.fps))]:
+        policy.select_action(pre(dataset[i]))
+        rewards.append(float(policy.last_reward[0]))
+    return float(np.abs(np.asarray(rewards[k:]) - rewards[k]).max())
+
+
 def frozen_changes(policy, pre, dataset, seconds: float) -> list[float]:
-    """The largest reward change while one episode's observation at each FREEZE_AT point is repeated."""
-    n, hold = len(dataset), int(round(seconds * dataset.fps))
-    changes = []
-    for share in FREEZE_AT:
-        k = int(share * (n - 1))
-        policy.reset()
-        rewards = []
-        for i in [*range(k + 1), *[k] * hold]:
-            policy.select_action(pre(dataset[i]))
-            rewards.append(float(policy.last_reward[0]))
-        changes.append(float(np.abs(np.asarray(rewards[k:]) - rewards[k]).max()))
-    return changes
+    """`frozen_change` at each FREEZE_AT point of one episode."""
+    return [
+        frozen_change(policy, pre, dataset, int(share * (len(dataset) - 1)), seconds) for share in FREEZE_AT
+    ]
 
 
 def main() -> None:

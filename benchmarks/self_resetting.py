@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from frozen_robot import frozen_change
 from reward_bench import REPO, aggregate, fmt, train
 from scipy import stats
 
@@ -79,18 +80,13 @@ def score(model: Path, data: Path) -> dict:
         truth = labels.lookup(torch.as_tensor(np.asarray(ds.hf_dataset["index"]))).numpy()
         n, back = len(pred), len(pred) // 2
         k = back + n // 4  # the middle of the way back
-        policy.reset()
-        acted = []
-        for i in [*range(k + 1), *[k] * int(3 * ds.fps)]:
-            policy.select_action(pre(ds[i]))
-            acted.append(float(policy.last_reward[0]))
         rows.append(
             {
                 "voc": float(stats.spearmanr(pred, np.arange(n)).statistic),
                 "mae": float(np.abs(pred - truth).mean()),
                 "mae_way_back": float(np.abs(pred - truth)[back:].mean()),
                 "end_minus_start": float(pred[-3:].mean() - pred[:3].mean()),
-                "frozen_change": float(np.abs(np.asarray(acted[k:]) - acted[k]).max()),
+                "frozen_change": frozen_change(policy, pre, ds, k, seconds=3.0),
             }
         )
     return {key: float(np.mean([r[key] for r in rows])) for key in METRICS}

@@ -120,13 +120,14 @@ def _add_episode_stats(root: Path, columns: dict[str, np.ndarray], episodes: np.
     import pyarrow.parquet as pq
     from lerobot.datasets.compute_stats import get_feature_stats
 
+    frames = {int(ep): np.flatnonzero(episodes == ep) for ep in np.unique(episodes)}
     for path in sorted((root / "meta" / "episodes").glob("*/*.parquet")):
         table = pq.read_table(path)
         rows = table["episode_index"].to_numpy()
         for name, values in columns.items():
             per_episode = [
                 get_feature_stats(
-                    values[episodes == ep].astype(np.float64).reshape(-1, 1), axis=0, keepdims=False
+                    values[frames[int(ep)]].astype(np.float64).reshape(-1, 1), axis=0, keepdims=False
                 )
                 for ep in rows
             ]

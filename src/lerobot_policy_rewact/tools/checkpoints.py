@@ -48,6 +48,14 @@ class PolicyArgs:
         check_checkpoint(path)
         return path
 
+    def training_flags(self) -> list[str]:
+        """The `rewact train` flags of the models a command trains: its --policy.* options, use_amp, device."""
+        return [
+            *self.options,
+            *(["--policy.use_amp=true"] if self.use_amp else []),
+            *([f"--policy.device={self.device}"] if self.device else []),
+        ]
+
     def load(self, dataset_meta: Any = None) -> tuple[Any, Any, Any]:
         """(policy, preprocessor, postprocessor) of the saved model folder, offline; with the metadata of
         the dataset it will read, checked to fit it first (`check_fits`)."""
