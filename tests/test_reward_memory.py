@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lerobot_policy_rewact import RewACTConfig
+from lerobot_policy_rewact.policy.reward_memory import changed, window
 from lerobot_policy_rewact.tools.inference import episode_outputs, episode_rewards
 
 from conftest import TINY_CONFIG, load_dataset
@@ -123,14 +124,51 @@ def test_one_memory_per_environment_and_reset_clears_it(marker_ds, kind):
     assert _act(policy, ep0[:n]) == pytest.approx(alone0, abs=1e-6)  # reset() starts afresh
 
 
-def test_a_robot_standing_still_leaves_the_reward_where_it_was(marker_ds):
-    """Not a clock: the same observation repeated (3 s at 10 fps) changes neither memory nor reward."""
-    policy, pre, _, _ = _trained(marker_ds)
+@pytest.mark.parametrize("kind", ["max", "window"])
+def test_a_robot_standing_still_leaves_the_reward_where_it_was(marker_ds, kind):
+    """Not a clock: the same observation repeated (3 s at 10 fps, longer than the window's 0.6 s) changes
+    neither memory nor reward; the window then goes on from where it stood when the robot moves again."""
+    policy, pre, _, _ = _trained(marker_ds, reward_memory=kind)
     observations = list(frames(marker_ds, pre, episode=0))
     k = len(observations) // 2
-    rewards = _act(policy, [*observations[: k + 1], *[observations[k]] * 30])
-    assert max(rewards[k:]) - min(rewards[k:]) < 1e-6, rewards[k:]
+    rewards = _act(policy, [*observations[: k + 1], *[observations[k]] * 30, *observations[k + 1 :]])
+    assert max(rewards[k : k + 31]) - min(rewards[k : k + 31]) < 1e-6, rewards[k:]
     assert len({round(r, 5) for r in rewards[: k + 1]}) > 1  # while the marker moved, the reward did
+    np.testing.assert_allclose(rewards[k + 31 :], _act(policy, observations)[k + 1 :], atol=1e-6)
+
+
+def test_window_offsets_count_frames_that_changed():
+    """The window rule itself: with every frame changing, each frame's memory is the maximum over the
+    offsets (the first frame before the start); a frame whose inputs are within `still` of the last kept
+    frame's does not advance the window, so repeats read that frame's memory and the frames after them
+    read what they would without the repeats; frame by frame gives what the whole sequence gives."""
+    keys, images = torch.randn(1, 12, 4), torch.rand(1, 12, 3, 5, 5)
+    memory, state = window(keys, None, [-4, -2])
+    for t in range(12):
+        expected = torch.stack([keys[0, t], keys[0, max(t - 4, 0)], keys[0, max(t - 2, 0)]]).amax(0)
+        torch.testing.assert_close(memory[0, t], expected)
+
+    repeat = [*range(6), *[5] * 7, *range(6, 12)]  # frame 5 held for 7 more frames
+    noise = 1e-3 * torch.rand(1, len(repeat), 3, 5, 5)  # a noisy camera: every frame differs a little
+    kept, last = changed({"cam": images[:, repeat] + noise}, None, still=0.01)
+    assert kept[0].tolist() == [False, *[True] * 5, *[False] * 7, *[True] * 6]
+    torch.testing.assert_close(last["cam"], (images[:, 11] + noise[:, -1]).flatten(1))
+    gated, gated_state = window(keys[:, repeat], None, [-4, -2], kept)
+    torch.testing.assert_close(gated[:, 6:13], memory[:, [5] * 7])
+    torch.testing.assert_close(gated[:, 13:], memory[:, 6:])
+    torch.testing.assert_close(gated_state, state)
+    assert changed({"cam": images[:, repeat] + noise}, None, still=0.0)[0][0, 6:13].all()  # 0: any change
+
+    step_keys, step_last, steps = None, None, []
+    for t in range(len(repeat)):
+        step_kept, step_last = changed(
+            {"cam": images[:, repeat[t : t + 1]] + noise[:, t : t + 1]}, step_last, 0.01
+        )
+        out, step_keys = window(keys[:, repeat[t : t + 1]], step_keys, [-4, -2], step_kept)
+        steps.append(out)
+    torch.testing.assert_close(torch.cat(steps, dim=1), gated)
+    ungated, _ = window(keys[:, repeat], None, [-4, -2])
+    assert (ungated[:, 13:] - memory[:, 6:]).abs().max() > 1e-3  # without the test the repeats fill it
 
 
 def _head_inputs(policy, run) -> torch.Tensor:
@@ -197,6 +235,8 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
         ({**MEMORY, "reward_every_step": False}, "reward_every_step"),
         ({"reward_memory": "max", "reward_memory_history": [-5, 3]}, "negative frame offsets"),
         ({"reward_memory": "lstm"}, "reward_memory"),
+        ({"reward_memory": "window", "reward_memory_still": -0.1}, "reward_memory_still"),
+        ({"reward_memory": "window", "reward_memory_still": float("nan")}, "reward_memory_still"),
     ],
 )
 def test_memory_options_are_checked(options, message):

@@ -85,8 +85,8 @@ class RewACTConfig(PreTrainedConfig):
             or read the clock. Acting keeps one memory per environment and updates it from the pass that
             computes the reward, so a control step costs what it did; see `reward_memory_history`), or
             "window" (the maximum over the current frame and the frames at `reward_memory_history` before
-            it, when acting as in training: the two read the same memory; a robot standing still for
-            longer than the window leaves only its own frame there).
+            it, when acting as in training: the two read the same memory; the offsets count frames that
+            changed, see `reward_memory_still`).
         reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
         reward_memory_history: frame offsets (negative, LeRobot's delta-index convention) of the past
             frames each training sample reads to build its memory (the episode's first frame stands in
@@ -94,6 +94,13 @@ class RewACTConfig(PreTrainedConfig):
             the backbone without gradients in training; acting keeps their keys. Default [-300, -100]
             (6 s and 2 s back at 50 fps): on the self-resetting demo over 3 seeds it beat [-90, -30, -10]
             (VOC 0.94 vs 0.76, end - start 0.59 vs 0.22) at 2 past frames' cost instead of 3 (BENCHMARKS.md).
+        reward_memory_still: when a frame counts as the robot standing still for the window memory: no
+            input (robot state, each camera) changed from the last kept frame by more than this mean
+            absolute difference, in the policy's normalized units. Such a frame does not advance the
+            window, so the same observation repeated leaves the memory and the reward where they were
+            (otherwise a frozen robot's frame fills the window and the reward drifts). 0 (default): only
+            an observation identical to the last kept one; raise it for a camera whose noise makes every
+            frame differ (a step of 1/255 in every pixel is about 0.017 with ImageNet statistics).
         reward_rewind: share of training samples "rewound" (needs reward_memory): the sample's current
             frame is replaced by one of its past frames, its memory still holds the later frame, and
             the target is the past frame's (lower) label, so the reward learns that progress can fall
@@ -138,6 +145,7 @@ class RewACTConfig(PreTrainedConfig):
     reward_memory: str = "none"
     reward_memory_dim: int = 16
     reward_memory_history: list[int] = field(default_factory=lambda: [-300, -100])
+    reward_memory_still: float = 0.0
     reward_rewind: float = 0.0
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
@@ -199,6 +207,11 @@ class RewACTConfig(PreTrainedConfig):
             raise ValueError(
                 f"reward_memory_history must list negative frame offsets, e.g. [-300,-100]; got "
                 f"{self.reward_memory_history}."
+            )
+        if not self.reward_memory_still >= 0.0:
+            raise ValueError(
+                f"reward_memory_still must be >= 0 (a mean absolute change of an input), got "
+                f"{self.reward_memory_still}."
             )
         if self.reward_memory != "none" and not self.reward_every_step:
             raise ValueError(

@@ -40,7 +40,7 @@ from .configuration_rewact import RewACTConfig
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
-from .reward_memory import RewardMemory, combine, running, window
+from .reward_memory import RewardMemory, WindowState, changed, combine, running, window
 from .sample_weights import EPSILON as SAMPLE_WEIGHT_EPSILON, SampleWeights
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class EpisodeStep:
     """What `predict_episode` gives for consecutive frames of one episode."""
 
     reward: Tensor  # (T,) in [0, 1]
-    memory: Tensor | None  # the memory's state after the last frame, to pass to the next call
+    memory: Tensor | WindowState | None  # the memory's state after the last frame, to pass to the next call
     chunk: Tensor | None = None  # (T, chunk_size, action_dim) ACT's action chunks, when asked for
 
 
@@ -142,7 +142,9 @@ class RewACTPolicy(ACTPolicy):
             else None
         )
         self.last_reward: Tensor | None = None
-        self._memory: Tensor | None = None  # acting: one memory state per environment, cleared by reset()
+        self._memory: Tensor | WindowState | None = (
+            None  # acting: one memory state per environment, cleared by reset()
+        )
         self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
         # Per-frame training targets and failed frames, built once from the dataset's episode table;
@@ -165,18 +167,35 @@ class RewACTPolicy(ACTPolicy):
         return self._head(self.reward_feature(encoded))[0]
 
     def _head(
-        self, feature: Tensor, before: Tensor | None = None, episode: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
+        self,
+        feature: Tensor,
+        before: Tensor | WindowState | None = None,
+        episode: bool = False,
+        inputs: dict[str, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor | WindowState | None]:
         """(head output, memory state after these frames). Rows are environments, each with its row of
         `before`; with `episode`, rows are consecutive frames of one episode and `before` holds one state.
-        The state is the memory itself (max: (rows, key_dim)) or the last frames' keys (window)."""
+        The state is the memory itself (max: (rows, key_dim)) or a `WindowState` (window), whose window
+        advances only on frames whose `inputs` (the prepared batch's) changed."""
         if self.reward_memory is None:
             return self.reward_head(feature), None
         keys = self.reward_memory(feature)
-        if self.config.reward_memory == "window":  # state: the last frames' keys
-            rows = keys.unsqueeze(0) if episode else keys.unsqueeze(1)  # (envs, frames, key_dim)
-            memory, state = window(rows, before, self.config.memory_offsets)
-            memory = memory[0] if episode else memory[:, 0]
+        if self.config.reward_memory == "window":
+
+            def frames(x: Tensor) -> Tensor:  # (envs, frames, ...)
+                return x.unsqueeze(0) if episode else x.unsqueeze(1)
+
+            kept, last = None, {}
+            if inputs is not None:
+                kept, last = changed(
+                    {k: frames(inputs[k]) for k in self.config.input_features if k in inputs},
+                    before.inputs if before is not None else None,
+                    self.config.reward_memory_still,
+                )
+            memory, last_keys = window(
+                frames(keys), before.keys if before is not None else None, self.config.memory_offsets, kept
+            )
+            memory, state = (memory[0] if episode else memory[:, 0]), WindowState(last_keys, last)
         else:  # state: the memory itself
             memory = running(keys, before) if episode else combine(keys, before)
             state = memory[-1:] if episode else memory
@@ -439,15 +458,16 @@ class RewACTPolicy(ACTPolicy):
 
     @torch.no_grad()
     def predict_episode(
-        self, batch: dict[str, Tensor], memory: Tensor | None = None, actions: bool = False
+        self, batch: dict[str, Tensor], memory: Tensor | WindowState | None = None, actions: bool = False
     ) -> EpisodeStep:
         """Rewards of consecutive frames of one episode (the batch's rows, in order), each with the memory
         of the frames before it: the rewards acting frame by frame gives. Pass the returned `memory` to the
         next call for the frames that follow (None at the episode's start). With `actions`, ACT's chunks
         of the same pass too. Keeps no state."""
         self.eval()
-        encoded = self.model.encode(self._prepare(batch))
-        output, after = self._head(self.reward_feature(encoded), memory, episode=True)
+        batch = self._prepare(batch)
+        encoded = self.model.encode(batch)
+        output, after = self._head(self.reward_feature(encoded), memory, episode=True, inputs=batch)
         chunk = self.model.decode(encoded) if actions else None
         return EpisodeStep(self.reward_head.reward(output), after, chunk)
 
@@ -456,9 +476,10 @@ class RewACTPolicy(ACTPolicy):
         """The reward (B,) of this control step of B environments, with each environment's memory of its
         episode so far (updated here; `reset()` clears it). Without a memory, `predict_reward`."""
         self.eval()
-        return self._acting_reward(self.model.encode(self._prepare(batch)))
+        batch = self._prepare(batch)
+        return self._acting_reward(self.model.encode(batch), batch)
 
-    def _acting_reward(self, encoded: Encoded) -> Tensor:
+    def _acting_reward(self, encoded: Encoded, batch: dict[str, Tensor]) -> Tensor:
         """The reward of an acting pass; updates the per-environment memory."""
         feature = self.reward_feature(encoded)
         if self._memory is not None and self._memory.shape[0] != feature.shape[0]:
@@ -466,15 +487,16 @@ class RewACTPolicy(ACTPolicy):
                 f"The reward's memory holds {self._memory.shape[0]} environment(s) but this batch has "
                 f"{feature.shape[0]}: call policy.reset() when a new episode (or a new set of environments) starts."
             )
-        output, self._memory = self._head(feature, self._memory)
+        output, self._memory = self._head(feature, self._memory, inputs=batch)
         return self.reward_head.reward(output)
 
     @torch.no_grad()
     def predict_action_chunk(self, batch: dict[str, Tensor], **kwargs: Any) -> Tensor:
         """ACT's action chunk; the reward of the same pass (with the memory, updated) goes to `last_reward`."""
         self.eval()
-        encoded = self.model.encode(self._prepare(batch))
-        self.last_reward = self._acting_reward(encoded)
+        batch = self._prepare(batch)
+        encoded = self.model.encode(batch)
+        self.last_reward = self._acting_reward(encoded, batch)
         return self.model.decode(encoded)
 
     @torch.no_grad()

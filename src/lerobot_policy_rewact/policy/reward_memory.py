@@ -17,11 +17,16 @@ measured, that mismatch makes the acting reward worse than the trained one.
 The window memory (`reward_memory="window"`) is the training rule at acting time too: the maximum of
 the keys of the current frame and of the frames at the `reward_memory_history` offsets before it
 (before the episode's start: its first frame, as LeRobot pads), so training and acting read the same
-memory. Its state is the keys of the last frames (`window`); a robot that stands still for longer
-than the window leaves only its own frame in the memory.
+memory. Its offsets count frames *that changed*: a frame whose inputs (robot state, images) are those
+of the last kept frame (within `reward_memory_still`) does not advance the window, so a robot that
+stands still leaves the memory, and the reward, where they were instead of filling the window with
+its own frame. Recorded frames change, so in training the offsets are the same frames. Its state
+(`WindowState`) is the keys of the last kept frames and the last kept frame's inputs.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -52,15 +57,54 @@ def running(keys: Tensor, memory: Tensor | None) -> Tensor:
     return out[1:] if memory is not None else out
 
 
-def window(keys: Tensor, before: Tensor | None, offsets: list[int]) -> tuple[Tensor, Tensor]:
-    """Window memory of consecutive frames: `keys` (B, T, key_dim), row b's frames in order after the
-    keys `before` (B, L, key_dim) of that row's earlier frames (the last ones, L <= the window; None
-    at the episode's start). Returns (memory (B, T, key_dim): the max of each frame's key and the keys
-    at `offsets` before it, clamped to the first frame; the keys to pass on (B, <= window, key_dim))."""
-    seen = keys if before is None else torch.cat([before.to(keys.dtype), keys], dim=1)
-    start = seen.shape[1] - keys.shape[1]
-    at = torch.arange(keys.shape[1], device=keys.device) + start  # each frame's position in `seen`
-    memory = keys
-    for offset in offsets:
-        memory = torch.maximum(memory, seen[:, (at + offset).clamp(min=0)])
-    return memory, seen[:, -max(-min(offsets), 1) :]
+class WindowState(NamedTuple):
+    """The window memory's state per environment: the keys of the last kept frames (B, 1 - min(offsets),
+    key_dim), oldest first, and the last kept frame's inputs, flattened (B, size) per input."""
+
+    keys: Tensor
+    inputs: dict[str, Tensor]
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.keys.shape
+
+
+def changed(inputs: dict[str, Tensor], last: dict[str, Tensor] | None, still: float) -> tuple[Tensor, dict]:
+    """Which frames advance the window: `inputs` (B, T, ...) per input, row b's frames in order after the
+    last kept frame `last` ((B, size) per input; None: the first frame is the start). A frame is kept when
+    some input's mean absolute change from the last kept frame exceeds `still`. Returns (kept (B, T), the
+    last kept frame's inputs after these frames)."""
+    flat = {k: v.flatten(2).float() for k, v in inputs.items()}
+    first = next(iter(flat.values()))
+    if last is None:
+        last = {k: v[:, 0] for k, v in flat.items()}
+    kept = torch.zeros(first.shape[:2], dtype=torch.bool, device=first.device)
+    for t in range(first.shape[1]):
+        moved = torch.stack([(v[:, t] - last[k]).abs().mean(-1) > still for k, v in flat.items()]).any(0)
+        kept[:, t] = moved
+        last = {k: torch.where(moved[:, None], v[:, t], last[k]) for k, v in flat.items()}
+    return kept, last
+
+
+def window(
+    keys: Tensor, before: Tensor | None, offsets: list[int], kept: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """Window memory of consecutive frames: `keys` (B, T, key_dim), row b's frames in order after `before`,
+    the keys of that row's last kept frames (B, 1 - min(offsets), key_dim; None at the episode's start).
+    `kept` (B, T) says which frames advance the window (default: all); each frame's memory is the max of
+    its key and the kept keys at `offsets` before the last kept frame (the first frame stands in for
+    frames before the episode's start). Returns (memory (B, T, key_dim), the last kept keys after)."""
+    span = 1 - min(offsets)
+    last = keys[:, :1].expand(-1, span, -1) if before is None else before.to(keys.dtype)
+    if kept is None:
+        kept = torch.ones(keys.shape[:2], dtype=torch.bool, device=keys.device)
+    memory = []
+    for t in range(keys.shape[1]):
+        key = keys[:, t]
+        step = kept[:, t] if before is not None or t > 0 else torch.zeros_like(kept[:, t])
+        last = torch.where(step[:, None, None], torch.cat([last[:, 1:], key[:, None]], dim=1), last)
+        out = key
+        for offset in offsets:
+            out = torch.maximum(out, last[:, span - 1 + offset])
+        memory.append(out)
+    return torch.stack(memory, dim=1), last
