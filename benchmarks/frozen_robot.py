@@ -5,7 +5,10 @@ For each checkpoint and each held-out episode of a LeRobot dataset, the policy a
 for `--seconds` more; the figure is the largest change of the reward over the frozen stretch. A reward
 that reads one frame cannot change (0 by construction); a memory that counts frames or reads the clock
 drifts. The frames frozen on: the middle of the episode and 85 % of the way (on the self-resetting demo,
-the carry back). Prints mean / max per checkpoint; the JSON holds every episode.
+the carry back). For a window memory it also counts the recorded frames that did not advance the window
+(their inputs within `reward_memory_still` of the last kept frame's): training reads its history by
+frame offsets, so that share is where acting and training read different frames. Prints mean / max per
+checkpoint; the JSON holds every episode.
 
     python benchmarks/frozen_robot.py --dataset.root=data/aloha-return-bench --episodes 20-29 \\
         single=outputs/.../pretrained_model window=outputs/.../pretrained_model
@@ -40,6 +43,18 @@ def frozen_changes(policy, pre, dataset, seconds: float) -> list[float]:
     ]
 
 
+def held_frames(policy, pre, dataset) -> tuple[int, int]:
+    """(recorded frames that did not advance the window memory, frames) of a one-episode dataset."""
+
+    from lerobot_policy_rewact.policy.reward_memory import changed
+    from lerobot_policy_rewact.tools.inference import episode_frames
+
+    batch = pre(episode_frames(dataset))
+    inputs = {k: batch[k].unsqueeze(0) for k in policy.config.input_features if k in batch}
+    kept, _ = changed(inputs, None, policy.config.reward_memory_still)
+    return int((~kept[0, 1:]).sum()), int(kept.shape[1])
+
+
 def main() -> None:
     import torch
     from lerobot.policies.factory import make_pre_post_processors
@@ -56,19 +71,25 @@ def main() -> None:
     a = p.parse_args()
     first, last = (int(x) for x in a.episodes.split("-"))
     result: dict[str, list[float]] = {}
+    held: dict[str, list[int]] = {}
     with torch.inference_mode():
         for item in a.models:
             name, path = item.split("=", 1)
             policy = RewACTPolicy.from_pretrained(path).eval()
             pre, _ = make_pre_post_processors(policy.config, pretrained_path=path)
             for ep in range(first, last + 1):
-                result.setdefault(name, []).extend(
-                    frozen_changes(policy, pre, open_dataset(a.root, [ep]), a.seconds)
-                )
+                dataset = open_dataset(a.root, [ep])
+                result.setdefault(name, []).extend(frozen_changes(policy, pre, dataset, a.seconds))
+                if policy.config.reward_memory == "window":
+                    n_held, n = held_frames(policy, pre, dataset)
+                    totals = held.setdefault(name, [0, 0])
+                    totals[0], totals[1] = totals[0] + n_held, totals[1] + n
             print(f"{name} ({path}): frozen {a.seconds:g} s, reward change mean {np.mean(result[name]):.3f}, "
-                  f"max {np.max(result[name]):.3f} over {len(result[name])} freezes", flush=True)  # fmt: skip
+                  f"max {np.max(result[name]):.3f} over {len(result[name])} freezes"
+                  + (f"; recorded frames that did not advance the window: {held[name][0]} of {held[name][1]}"
+                     if name in held else ""), flush=True)  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2))
+    a.out.write_text(json.dumps({"reward_change": result, "held_frames": held}, indent=2))
     for name, values in result.items():
         print(f"| {name} | {np.mean(values):.3f} | {np.max(values):.3f} | {len(values)} |")
 
