@@ -87,15 +87,16 @@ def compare(baseline: Path, candidate: Path, resamples: int = 10000) -> dict:
             if len(diffs) < 2:
                 continue
             diffs_a = np.asarray(diffs)
-            if np.ptp(diffs_a) < 1e-9:  # every pair moved alike: the interval is that value
-                low = high = float(diffs_a[0])
-                p = 1.0
+            # Every pair moved alike: there is no spread to resample, the interval is that value.
+            if np.ptp(diffs_a) < 1e-12:
+                low = high = float(diffs_a.mean())
             else:
                 ci = stats.bootstrap(
                     (diffs_a,), np.mean, confidence_level=0.9, n_resamples=resamples, random_state=0
                 ).confidence_interval
                 low, high = float(ci.low), float(ci.high)
-                p = float(stats.wilcoxon(diffs_a).pvalue)
+            # Wilcoxon is undefined when no pair differs (nothing to rank): p = 1 then.
+            p = float(stats.wilcoxon(diffs_a).pvalue) if np.any(np.abs(diffs_a) > 1e-12) else 1.0
             sign = 1 if better == "high" else -1
             result.setdefault(task, {})[metric] = {
                 "better": better,
