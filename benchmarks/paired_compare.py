@@ -60,6 +60,12 @@ def runs(folder: Path) -> dict[tuple[str, int], dict]:
     return out
 
 
+def verdict(low: float, high: float, sign: int) -> str:
+    """Better or worse when the whole interval lies on one side of 0 (sign: +1 high is better, -1 low)."""
+    good_low, good_high = sorted((sign * low, sign * high))
+    return "better" if good_low > 0 else "worse" if good_high < 0 else "not told apart"
+
+
 def compare(baseline: Path, candidate: Path, resamples: int = 10000) -> dict:
     """{task: {metric: figures}} over the (seed, episode) pairs both configurations scored."""
     base, cand = runs(baseline), runs(candidate)
@@ -106,7 +112,7 @@ def compare(baseline: Path, candidate: Path, resamples: int = 10000) -> dict:
                 "wilcoxon_p": p,
                 "per_seed": per_seed,
                 "seeds_better": sum(sign * v > 0 for v in per_seed.values()),
-                "verdict": "better" if sign * low > 0 else "worse" if sign * high < 0 else "not told apart",
+                "verdict": verdict(low, high, sign),
             }
     return result
 

@@ -75,6 +75,7 @@ def test_noise_is_not_told_apart_and_only_shared_runs_count(paired, tmp_path):
     noisy = base_rows(1000)
     for row in noisy.values():
         row["voc"] += float(rng.normal(0, 0.05))
+        row["mae"] += float(rng.normal(0, 0.05))
     cand = write_config(tmp_path / "cand", {1000: noisy, 42: base_rows(42)})  # seed 7 / 42 not shared
 
     result = paired.compare(base, cand, resamples=2000)["demo"]
@@ -83,6 +84,9 @@ def test_noise_is_not_told_apart_and_only_shared_runs_count(paired, tmp_path):
     low, high = result["voc"]["ci90"]
     assert low < result["voc"]["mean_difference"] < high
     assert result["voc"]["verdict"] == "not told apart"
+    low, high = result["mae"]["ci90"]
+    assert low < 0 < high
+    assert result["mae"]["verdict"] == "not told apart"  # low is better: an interval across 0 is no win
 
 
 def test_cli_writes_table_and_json_and_refuses_nothing_shared(paired, tmp_path, monkeypatch, capsys):
