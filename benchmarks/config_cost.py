@@ -6,6 +6,10 @@ past frames a memory reads) and one A then one B episode of `n_action_steps` con
 reward at every step. Prints the ratio of medians B/A with a paired bootstrap 90 % interval.
 
     python benchmarks/config_cost.py --policy=--policy.reward_memory=max
+    python benchmarks/config_cost.py --base= --policy=--policy.reward_memory=none   # one frame vs the default
+
+A is RewACT reading one frame (`--base`, default `--policy.reward_memory=none`), B is A's flags plus
+`--policy`'s.
 """
 
 from __future__ import annotations
@@ -34,13 +38,21 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--policy", action="append", default=[], help="a --policy.* flag of B's (repeatable)")
+    p.add_argument(
+        "--base",
+        action="append",
+        default=None,
+        help="a --policy.* flag of A's and B's (repeatable; default --policy.reward_memory=none; '' for none)",
+    )
     p.add_argument("--out", type=Path, default=None)
     a = p.parse_args()
     image = tuple(a.image)
-    base = build_one("rewact", a.setting, 7, image, 0)
-    option = build_one("rewact", a.setting, 7, image, 0, policy_options(a.policy))
+    base_flags = [f for f in (a.base if a.base is not None else ["--policy.reward_memory=none"]) if f]
+    base = build_one("rewact", a.setting, 7, image, 0, policy_options(base_flags))
+    option = build_one("rewact", a.setting, 7, image, 0, policy_options([*base_flags, *a.policy]))
     batch = make_batch(option, a.batch)
-    train = {"A": step_fn(base, current_frames(batch)), "B": step_fn(option, batch)}
+    base_batch = make_batch(base, a.batch) if base.config.memory_offsets else current_frames(batch)
+    train = {"A": step_fn(base, base_batch), "B": step_fn(option, batch)}
     obs = observation(batch)
     steps = base.config.n_action_steps
     times = {"train_A": [], "train_B": [], "control_A": [], "control_B": []}
@@ -57,13 +69,14 @@ def main() -> None:
         "image": list(image),
         "batch": a.batch,
         "rounds": a.rounds,
+        "base_flags": base_flags,
         "policy_flags": a.policy,
         "median_s": {k: statistics.median(v) for k, v in times.items()},
         "train_step_B_over_A": ratio_of_medians(times["train_A"], times["train_B"]),
         "control_step_B_over_A": ratio_of_medians(times["control_A"], times["control_B"]),
     }
     print(
-        f"B = RewACT {' '.join(a.policy)} against A = RewACT, {a.setting}, {image[0]}x{image[1]}, {a.rounds} rounds"
+        f"B = RewACT {' '.join([*base_flags, *a.policy])} against A = RewACT {' '.join(base_flags)}, {a.setting}, {image[0]}x{image[1]}, {a.rounds} rounds"
     )
     for what in ("train_step", "control_step"):
         r = result[f"{what}_B_over_A"]

@@ -20,6 +20,7 @@ control_step.py. JSON in outputs/bench/; the table it prints is BENCHMARKS.md's.
 
     python benchmarks/reward_bench.py                                      # default config, 3 seeds
     python benchmarks/reward_bench.py --config plain= --config 'w01=--policy.reward_loss_weight=0.1'
+    python benchmarks/reward_bench.py --config window= --config 'single=--policy.reward_memory=none'
     python benchmarks/reward_bench.py --tasks demo --seeds 1000 --steps 300 # a quick subset
 """
 

@@ -42,7 +42,7 @@ METRICS = {
 # (9, 3 and 1 s back), not the default's 300 and 100 frames, which would reach before every episode's start.
 HISTORY = "--policy.reward_memory_history=[-90,-30,-10]"
 CONFIGS = {
-    "single frame": "",
+    "single frame": "--policy.reward_memory=none",
     "memory": f"--policy.reward_memory=max {HISTORY}",
     "memory + rewind": f"--policy.reward_memory=max --policy.reward_rewind=0.5 {HISTORY}",
     "window memory": f"--policy.reward_memory=window {HISTORY}",

@@ -47,6 +47,22 @@ def frames(root: Path, pre, episode: int):
         yield pre(dataset[i])
 
 
+def episode_pass(policy, observations) -> torch.Tensor:
+    """Rewards (T,) of consecutive preprocessed frames of one episode in one whole-episode pass (each with
+    the memory of the frames before it): what acting frame by frame must give."""
+    rows = {
+        k: torch.cat([o[k] for o in observations])
+        for k, v in observations[0].items()
+        if torch.is_tensor(v) and v.dim() > 0
+    }
+    return policy.predict_episode(rows).reward
+
+
+def current_frames(policy, batch: dict) -> dict:
+    """A training batch without the memory's past frames (the current frame of each sample): what ACT reads."""
+    return policy._split_history(batch)[0]
+
+
 def reward_loss_inputs(policy, batch) -> tuple[torch.Tensor, torch.Tensor]:
     """(head output, target) the reward loss is computed on in one forward pass of `policy` (detached)."""
     seen = []

@@ -15,7 +15,7 @@ from lerobot_policy_rewact.tools.annotate import reward_columns
 from lerobot_policy_rewact.tools.detector import CompletionDetector
 
 from conftest import BIN, load_dataset, load_meta, run
-from helpers import build, frames, save_checkpoint
+from helpers import build, episode_pass, frames, save_checkpoint
 
 
 def _digest(root) -> dict[str, str]:
@@ -38,7 +38,7 @@ def test_the_annotated_copy_loads_with_lerobot_and_holds_the_reward(checkpoint, 
     path, policy, pre = checkpoint
     meta = load_meta(marker_ds)
     expected = {
-        ep: np.array([float(policy.predict_reward(f)[0]) for f in frames(marker_ds, pre, ep)])
+        ep: episode_pass(policy, list(frames(marker_ds, pre, ep))).numpy()  # the acting rewards
         for ep in range(meta.total_episodes)
     }
     # a tuned detector beside the checkpoint, with a threshold some episodes reach

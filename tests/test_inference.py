@@ -15,7 +15,7 @@ from lerobot_policy_rewact.tools.inference import (
 )
 
 from conftest import load_dataset
-from helpers import batches, build
+from helpers import batches, build, current_frames
 
 
 def test_action_chunk_errors_leave_out_steps_past_the_end():
@@ -37,6 +37,7 @@ def test_whole_episode_pass_equals_frame_by_frame(marker_ds):
 
     # Each frame's error is ACT's L1 of that frame's chunk against the recorded actions, padding left out.
     batch = next(batches(marker_ds, policy, pre, episodes=[1], batch_size=len(dataset)))
+    batch = current_frames(policy, batch)  # ACT acts on the current frame (a memory's past frames aside)
     chunks = policy.predict_action_chunk(batch)
     inside = ~batch["action_is_pad"]
     expected = ((chunks - batch["action"]).abs().mean(-1) * inside).sum(1) / inside.sum(1)

@@ -15,7 +15,7 @@ from lerobot_policy_rewact import RewACTConfig
 from lerobot_policy_rewact.policy.reward_memory import changed, window
 from lerobot_policy_rewact.tools.inference import episode_outputs, episode_rewards
 
-from conftest import TINY_CONFIG, load_dataset
+from conftest import TINY_CONFIG, load_dataset, load_meta
 from helpers import batches, build, frames, reward_loss_inputs
 
 # The token mean (not the default latent token) varies from frame to frame from the first steps on, so a
@@ -231,7 +231,8 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"reward_rewind": 0.5}, "reward_memory=window"),
+        ({"reward_memory": "none", "reward_rewind": 0.5}, "reward_memory=window"),
+        ({"reward_every_step": False}, "reward_memory=none"),  # the default memory says how to drop it
         ({**MEMORY, "reward_every_step": False}, "reward_every_step"),
         ({"reward_memory": "max", "reward_memory_history": [-5, 3]}, "negative frame offsets"),
         ({"reward_memory": "lstm"}, "reward_memory"),
@@ -242,6 +243,45 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
 def test_memory_options_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
         RewACTConfig(**{**TINY_CONFIG, **options})
+
+
+def test_the_default_is_the_window_memory():
+    config = RewACTConfig(**TINY_CONFIG)
+    assert config.reward_memory == "window" and config.observation_delta_indices == [-300, -100, 0]
+
+
+def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(marker_ds, tmp_path):
+    """A config.json without `reward_memory` (saved when one frame was the default) loads with no memory,
+    through RewACT's loader and through LeRobot's factory as lerobot-eval calls it; a current one as saved."""
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.policies.factory import make_policy
+
+    from lerobot_policy_rewact import RewACTPolicy
+
+    torch.manual_seed(0)
+    policy, pre, post, _ = build(marker_ds, reward_memory="none")
+    for part in (policy, pre, post):
+        part.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["reward_memory"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert PreTrainedConfig.from_pretrained(tmp_path).reward_memory == "window"  # the new default
+
+    policy.eval()
+    observations = list(frames(marker_ds, pre, episode=0))[:6]
+    expected = _act(policy, observations)
+    loaded = RewACTPolicy.from_pretrained(tmp_path)
+    assert loaded.config.reward_memory == "none" and loaded.reward_memory is None
+    assert _act(loaded, observations) == pytest.approx(expected, abs=1e-6)
+    cfg = PreTrainedConfig.from_pretrained(tmp_path)
+    cfg.pretrained_path = str(tmp_path)
+    via_factory = make_policy(cfg, ds_meta=load_meta(marker_ds))
+    assert via_factory.config.reward_memory == "none"
+    assert _act(via_factory, observations) == pytest.approx(expected, abs=1e-6)
+
+    window, *_ = build(marker_ds)  # a checkpoint that names its memory loads with it
+    window.save_pretrained(tmp_path / "window")
+    assert RewACTPolicy.from_pretrained(tmp_path / "window").config.reward_memory == "window"
 
 
 def test_past_frames_of_another_size_are_resized_like_the_current_one():

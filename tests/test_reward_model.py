@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
-from lerobot_policy_rewact import compat
+from lerobot_policy_rewact import RewACTPolicy, compat
+from lerobot_policy_rewact.tools import presets
 
+from conftest import BIN, run
 from helpers import build, save_checkpoint
 
 
@@ -85,3 +89,51 @@ def test_reward_model_with_memory_gives_the_acting_rewards(marker_ds, tmp_path):
         assert rewards == pytest.approx(acted, abs=1e-5)
     fresh = [float(policy.predict_reward(pre(dict(frame)))) for frame in frames]
     assert fresh != pytest.approx(acted, abs=1e-5)  # without the memory the rewards would differ
+
+
+@pytest.mark.skipif(not compat.HAS_REWARD_MODELS, reason="LeRobot 0.4.4 has no reward models")
+def test_lerobot_train_trains_rewact_as_a_reward_model(marker_ds, tmp_path):
+    """`lerobot-train --reward_model.type=rewact`: the dataset's features, the memory's history frames
+    (a sample without them is refused), a checkpoint that loads as a reward model and as a policy."""
+    from lerobot.configs.rewards import RewardModelConfig
+    from lerobot.rewards.factory import make_reward_model, make_reward_pre_post_processors
+
+    out = tmp_path / "run"
+    proc = run(
+        [
+            str(BIN / "lerobot-train"),
+            f"--dataset.repo_id=local/{marker_ds.name}",
+            f"--dataset.root={marker_ds}",
+            "--dataset.video_backend=pyav",
+            "--reward_model.type=rewact",
+            *(f"--reward_model.{k}={'null' if v is None else v}" for k, v in presets.TINY.items()),
+            f"--output_dir={out}",
+            "--batch_size=4",
+            "--steps=2",
+            "--log_freq=1",
+            "--save_freq=2",
+            "--num_workers=0",
+            "--wandb.enable=false",
+        ]
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert "reward_loss" in proc.stdout + proc.stderr
+    ckpt = out / "checkpoints" / "last" / "pretrained_model"
+    saved = json.loads((ckpt / "config.json").read_text())
+    assert saved["type"] == "rewact" and saved["reward_memory"] == "window"
+    assert saved["input_features"] and saved["output_features"]
+
+    cfg = RewardModelConfig.from_pretrained(ckpt)
+    cfg.pretrained_path = str(ckpt)
+    assert cfg.observation_delta_indices == [-300, -100, 0]  # what the training read
+    model = make_reward_model(cfg)
+    pre, _ = make_reward_pre_post_processors(cfg)
+    policy = RewACTPolicy.from_pretrained(ckpt)
+    policy_pre = make_reward_pre_post_processors(cfg)[0]
+    frames = [torch.utils.data.default_collate([f]) for f in list(_raw_frames(marker_ds))[:8]]
+    model.reset()
+    policy.reset()
+    for frame in frames:
+        reward = model.compute_reward(pre(dict(frame)))
+        policy.select_action(policy_pre(dict(frame)))
+        assert float(reward) == pytest.approx(float(policy.last_reward), abs=1e-5)

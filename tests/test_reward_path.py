@@ -15,7 +15,7 @@ from lerobot.policies.act.modeling_act import ACTPolicy
 
 from lerobot_policy_rewact.policy.configuration_rewact import _declared_fields
 
-from helpers import batches, build, frames, reward_loss_inputs
+from helpers import batches, build, current_frames, frames, reward_loss_inputs
 
 
 def _train(policy, batch, steps: int = 20, lr: float = 1e-3) -> None:
@@ -45,7 +45,7 @@ def _rewards_the_loss_sees(policy, batch) -> torch.Tensor:
 def test_trained_reward_is_the_acting_reward(marker_ds, head):
     """In training ACT's latent comes from the recorded future actions; the reward must not see it."""
     torch.manual_seed(0)
-    policy, pre, _, _ = build(marker_ds, reward_head=head)
+    policy, pre, _, _ = build(marker_ds, reward_head=head, reward_memory="none")  # memory: test_reward_memory
     assert policy.config.use_vae
     batch = next(batches(marker_ds, policy, pre, batch_size=8, shuffle=True))
     # ACT's action pass in training sees another encoder output than acting (else this proves nothing)
@@ -73,7 +73,7 @@ def _act_twin(policy) -> ACTPolicy:
     )
     act = ACTPolicy(act_cfg)
     missing, unexpected = act.load_state_dict(policy.state_dict(), strict=False)
-    assert not missing and all(k.startswith("reward_head.") for k in unexpected)
+    assert not missing and all(k.startswith(("reward_head.", "reward_memory.")) for k in unexpected)
     return act
 
 
@@ -94,9 +94,10 @@ def test_action_loss_is_acts_own(marker_ds, mode):
     policy, pre, _, _ = build(marker_ds, reward_loss_weight=0.0)
     act = _act_twin(policy)
     batch = _padded_batch(marker_ds, policy, pre)
+    current = current_frames(policy, batch)  # ACT reads the current frame; the memory, past ones too
     if mode == "eval":  # acting: the same chunks (ACT 0.4.4 cannot compute its VAE loss in eval mode)
         assert torch.allclose(
-            policy.predict_action_chunk(batch), act.predict_action_chunk(dict(batch)), atol=1e-6
+            policy.predict_action_chunk(current), act.predict_action_chunk(dict(current)), atol=1e-6
         )
         return
     policy.train()
@@ -104,7 +105,7 @@ def test_action_loss_is_acts_own(marker_ds, mode):
     torch.manual_seed(1)  # the same dropout masks and VAE draw in both
     ours, _ = policy.forward(batch)
     torch.manual_seed(1)
-    theirs, _ = act.forward(dict(batch))
+    theirs, _ = act.forward(dict(current))
     assert torch.allclose(ours, theirs, atol=1e-6), (float(ours), float(theirs))
 
 
@@ -184,7 +185,9 @@ def test_rabc_weights_the_actions_only_and_both_routes_agree(marker_ds, tmp_path
 def test_reward_between_chunk_calls(marker_ds, tmp_path, every_step):
     """Every step has a reward and a log line; with reward_every_step=false it is the last chunk call's."""
     log = tmp_path / "rewards.jsonl"
-    policy, pre, _, _ = build(marker_ds, reward_every_step=every_step, reward_log_path=str(log))
+    policy, pre, _, _ = build(
+        marker_ds, reward_memory="none", reward_every_step=every_step, reward_log_path=str(log)
+    )
     observations = list(frames(marker_ds, pre, episode=0))[::2][:8]  # chunk 5: chunk calls at steps 0 and 5
     policy.reset()
     rewards = []
@@ -240,7 +243,7 @@ def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
     """reward_state_dropout=1: the reward trains as if the robot state were the mean state, while ACT's
     action loss is what it is without the option."""
     torch.manual_seed(0)
-    plain, pre, _, _ = build(marker_ds)
+    plain, pre, _, _ = build(marker_ds, reward_memory="none")  # the single-frame reward path
     batch = next(batches(marker_ds, plain, pre, batch_size=8, shuffle=True))
     blank = dict(batch, **{"observation.state": torch.zeros_like(batch["observation.state"])})
     _train(plain, batch, steps=50, lr=3e-4)
@@ -249,7 +252,9 @@ def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
     with torch.no_grad():
         plain.model.encoder_robot_state_input_proj.weight.mul_(50.0)
     assert not torch.allclose(plain.predict_reward(blank), plain.predict_reward(batch), atol=1e-2)
-    dropped, _, _, _ = build(marker_ds, reward_state_dropout=1.0, reward_loss_weight=0.0)
+    dropped, _, _, _ = build(
+        marker_ds, reward_memory="none", reward_state_dropout=1.0, reward_loss_weight=0.0
+    )
     dropped.load_state_dict(plain.state_dict())
     plain.config.reward_loss_weight = 0.0
     for policy in (dropped, plain):

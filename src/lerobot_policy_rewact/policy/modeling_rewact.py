@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.modeling_act import ACTPolicy
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor
@@ -36,7 +37,7 @@ from torch.nn import functional as F  # noqa: N812
 from .. import compat
 from .act_network import Encoded, RewACTModel
 from .backbone_weights import load_backbone_weights
-from .configuration_rewact import RewACTConfig
+from .configuration_rewact import RewACTConfig, former_defaults
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
@@ -546,6 +547,13 @@ class RewACTPolicy(ACTPolicy):
                 f"{path} has no model.safetensors: it is not a saved policy directory (a lerobot-train "
                 "checkpoint keeps it in <run>/checkpoints/<step>/pretrained_model)."
             )
+        former = former_defaults(path)
+        if former:  # saved before a default changed: load it as it was trained
+            if kwargs.get("config") is None:
+                kwargs["config"] = PreTrainedConfig.from_pretrained(path)
+            for name, value in former.items():
+                setattr(kwargs["config"], name, value)
+            log.info("%s predates %s; loading it with %s", path, ", ".join(former), former)
         token = _LOADING_CHECKPOINT.set(True)
         try:
             policy = super().from_pretrained(pretrained_name_or_path, **kwargs)

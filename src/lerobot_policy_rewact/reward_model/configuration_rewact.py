@@ -26,9 +26,19 @@ class RewACTConfig(RewardModelConfig):
         values: dict[str, Any] = {n: getattr(self, n) for n in names if hasattr(self, n)}
         return RewACTPolicyConfig(**values)
 
+    # The frames a training sample reads, as the policy's (with a memory: its history frames too), so
+    # `lerobot-train --reward_model.type=rewact` trains the same model as `--policy.type=rewact`.
     @property
-    def observation_delta_indices(self) -> None:
-        return None
+    def observation_delta_indices(self) -> list[int] | None:
+        return self.policy_config().observation_delta_indices
+
+    @property
+    def action_delta_indices(self) -> list[int]:
+        return self.policy_config().action_delta_indices
+
+    @property
+    def reward_delta_indices(self) -> None:
+        return self.policy_config().reward_delta_indices
 
     def get_optimizer_preset(self) -> Any:
         return self.policy_config().get_optimizer_preset()

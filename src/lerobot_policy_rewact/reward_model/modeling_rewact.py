@@ -21,7 +21,21 @@ class RewACTRewardModel(PreTrainedRewardModel):
 
     def __init__(self, config: RewACTConfig, policy: RewACTPolicy | None = None, **kwargs: Any):
         super().__init__(config)
-        self.policy = policy if policy is not None else RewACTPolicy(config.policy_config(), **kwargs)
+        if policy is None:
+            meta = kwargs.get("dataset_meta")
+            if meta is not None:  # lerobot-train --reward_model.type=rewact: the dataset's features
+                _set_features(config, meta)
+            policy = RewACTPolicy(config.policy_config(), **kwargs)
+        self.policy = policy
+
+    def get_optim_params(self) -> Any:
+        """The policy's parameter groups (ACT's: the backbone at its own learning rate)."""
+        return self.policy.get_optim_params()
+
+    def _save_pretrained(self, save_directory: Path, **kwargs: Any) -> None:
+        """Saved as a RewACT policy folder (its config.json and weights), which LeRobot also reads as a
+        reward model: one checkpoint layout whichever way it was trained."""
+        self.policy._save_pretrained(save_directory, **kwargs)
 
     def compute_reward(self, batch: dict[str, Tensor]) -> Tensor:
         """Reward (B,) of a preprocessed batch of observations, one row per environment, as when acting:
@@ -58,7 +72,19 @@ class RewACTRewardModel(PreTrainedRewardModel):
         if config is None:
             config = RewACTConfig.from_pretrained(path)
         config.pretrained_path = str(path)
+        config.reward_memory = policy.config.reward_memory  # an older checkpoint loads as it was trained
         model = cls(config, policy=policy)
         model.to(policy.config.device)
         model.eval()
         return model
+
+
+def _set_features(config: RewACTConfig, meta: Any) -> None:
+    """Inputs and outputs from a dataset's features, as LeRobot's `make_policy` sets a policy's."""
+    from lerobot.configs.types import FeatureType
+    from lerobot.utils.feature_utils import dataset_to_policy_features
+
+    features = dataset_to_policy_features(meta.features)
+    config.output_features = {k: f for k, f in features.items() if f.type is FeatureType.ACTION}
+    if not config.input_features:
+        config.input_features = {k: f for k, f in features.items() if k not in config.output_features}
