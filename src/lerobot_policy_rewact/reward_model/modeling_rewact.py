@@ -8,6 +8,7 @@ from typing import Any
 from lerobot.rewards.pretrained import PreTrainedRewardModel
 from torch import Tensor
 
+from ..policy.configuration_rewact import FORMER_DEFAULTS
 from ..policy.modeling_rewact import RewACTPolicy
 from .configuration_rewact import RewACTConfig
 
@@ -72,7 +73,10 @@ class RewACTRewardModel(PreTrainedRewardModel):
         if config is None:
             config = RewACTConfig.from_pretrained(path)
         config.pretrained_path = str(path)
-        config.reward_memory = policy.config.reward_memory  # an older checkpoint loads as it was trained
+        for (
+            name
+        ) in FORMER_DEFAULTS:  # an older checkpoint loads as it was trained (the policy's loader knows)
+            setattr(config, name, getattr(policy.config, name))
         model = cls(config, policy=policy)
         model.to(policy.config.device)
         model.eval()
