@@ -44,7 +44,7 @@ def main() -> None:
     for _ in range(a.rounds):  # interleaved
         runs["act"].append(episode_times(act, obs, n))
         runs["rewact"].append(episode_times(rewact, obs, n))
-        reward_only.extend(timed(lambda: rewact.predict_reward(obs)) for _ in range(5))
+        reward_only.extend(timed(lambda: rewact.step_reward(obs)) for _ in range(5))
     res = {}
     for name, eps in runs.items():
         res[name] = {

@@ -5,7 +5,8 @@ For each checkpoint and each held-out episode of a LeRobot dataset, the policy a
 for `--seconds` more; the figure is the largest change of the reward over the frozen stretch. A reward
 that reads one frame cannot change (0 by construction); a memory that counts frames or reads the clock
 drifts. The frames frozen on: the middle of the episode and 85 % of the way (on the self-resetting demo,
-the carry back). For a window memory it also counts the recorded frames that did not advance the window
+the carry back). `--noise 2.5` adds fresh camera noise to every frozen frame (the state stays exact).
+For a window memory it also counts the recorded frames that did not advance the window
 (their inputs within `reward_memory_still` of the last kept frame's): training reads its history by
 frame offsets, so that share is where acting and training read different frames. Prints mean / max per
 checkpoint; the JSON holds every episode.
@@ -25,21 +26,32 @@ import numpy as np
 FREEZE_AT = (0.5, 0.85)  # where in the episode the robot stops, as a share of its length
 
 
-def frozen_change(policy, pre, dataset, k: int, seconds: float) -> float:
+def frozen_change(policy, pre, dataset, k: int, seconds: float, noise: float = 0.0) -> float:
     """The largest reward change while frame k's observation is repeated for `seconds`, after acting frame
-    by frame from the episode's start (memory filled as on the robot)."""
+    by frame from the episode's start (memory filled as on the robot). `noise`: std (in 1/255) of fresh
+    Gaussian pixel noise on every repeated frame's cameras, as a real camera gives; the state stays exact."""
+    import torch
+
     policy.reset()
     rewards = []
-    for i in [*range(k + 1), *[k] * int(round(seconds * dataset.fps))]:
-        policy.select_action(pre(dataset[i]))
+    generator = torch.Generator().manual_seed(k)
+    for n, i in enumerate([*range(k + 1), *[k] * int(round(seconds * dataset.fps))]):
+        item = dict(dataset[i])
+        if noise > 0 and n > k:
+            for key in dataset.meta.camera_keys:
+                item[key] = (
+                    item[key] + torch.randn(item[key].shape, generator=generator) * noise / 255
+                ).clamp(0, 1)
+        policy.select_action(pre(item))
         rewards.append(float(policy.last_reward[0]))
     return float(np.abs(np.asarray(rewards[k:]) - rewards[k]).max())
 
 
-def frozen_changes(policy, pre, dataset, seconds: float) -> list[float]:
+def frozen_changes(policy, pre, dataset, seconds: float, noise: float = 0.0) -> list[float]:
     """`frozen_change` at each FREEZE_AT point of one episode."""
     return [
-        frozen_change(policy, pre, dataset, int(share * (len(dataset) - 1)), seconds) for share in FREEZE_AT
+        frozen_change(policy, pre, dataset, int(share * (len(dataset) - 1)), seconds, noise)
+        for share in FREEZE_AT
     ]
 
 
@@ -50,8 +62,13 @@ def held_frames(policy, pre, dataset) -> tuple[int, int]:
     from lerobot_policy_rewact.tools.inference import episode_frames
 
     batch = pre(episode_frames(dataset))
-    inputs = {k: batch[k].unsqueeze(0) for k in policy.config.input_features if k in batch}
-    kept, _ = changed(inputs, None, policy.config.reward_memory_still)
+    inputs = {k: batch[k].unsqueeze(0) for k in policy._still_inputs() if k in batch}
+    kept, _ = changed(
+        inputs,
+        None,
+        policy.config.reward_memory_still,
+        ("observation.state", "observation.environment_state"),
+    )
     return int((~kept[0, 1:]).sum()), int(kept.shape[1])
 
 
@@ -66,6 +83,7 @@ def main() -> None:
     p.add_argument("--dataset.root", dest="root", type=Path, required=True)
     p.add_argument("--episodes", required=True, help="FIRST-LAST, inclusive")
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--noise", type=float, default=0.0, help="camera noise std on the frozen frames, in 1/255")
     p.add_argument("--out", type=Path, default=Path("outputs/bench/frozen_robot.json"))
     p.add_argument("models", nargs="+", help="NAME=checkpoint folder (repeatable names are grouped)")
     a = p.parse_args()
@@ -79,7 +97,7 @@ def main() -> None:
             pre, _ = make_pre_post_processors(policy.config, pretrained_path=path)
             for ep in range(first, last + 1):
                 dataset = open_dataset(a.root, [ep])
-                result.setdefault(name, []).extend(frozen_changes(policy, pre, dataset, a.seconds))
+                result.setdefault(name, []).extend(frozen_changes(policy, pre, dataset, a.seconds, a.noise))
                 if policy.config.reward_memory == "window":
                     n_held, n = held_frames(policy, pre, dataset)
                     totals = held.setdefault(name, [0, 0])

@@ -12,7 +12,9 @@ loop at the demo's CPU size and scores the reward on episodes it never saw:
   0-19 with ground truth, scored on 20-29 the same way, plus "end - start" on successes (mean reward
   of the last 0.2 s minus the first 0.2 s: a reward that reads one frame cannot exceed 0 here);
 - the real G1 dataset in ../shared/data (never written): trained on episodes 0-72 with linear
-  labels, scored on 73-92: VOC, MAE to the linear label, share of episodes ending above 0.8.
+  labels, scored on 73-92: VOC, MAE to the linear label, share of episodes ending above 0.8;
+- `g1_10fps`: the same at 10 fps (every third frame of each episode, made once by resample_fps.py
+  into data/g1_pick_bottle_10fps), trained and scored the same way.
 
 Per configuration it reports mean, worst and min-max over seeds. `--costs` adds the cost ratios
 (train step, control step, peak memory per policy in its own process) from train_step.py and
@@ -42,6 +44,7 @@ G1 = REPO.parent / "shared" / "data" / "g1_pick_bottle"
 DEMO_EPISODES, DEMO_HELD_OUT = 60, 20
 RETURN_EPISODES, RETURN_HELD_OUT = 30, 10
 G1_HELD_OUT = 20
+G1_10FPS, G1_10FPS_KEEP_EVERY = REPO / "data" / "g1_pick_bottle_10fps", 3
 
 # Metric: (key in the scored summary, better is "low" / "high" / "zero" for worst-of-seeds).
 DEMO_METRICS = {
@@ -121,12 +124,12 @@ def score_demo(
     }
 
 
-def score_g1(model: Path, out: Path, episodes: list[int]) -> dict:
+def score_g1(model: Path, out: Path, episodes: list[int], data: Path = G1) -> dict:
     from lerobot_policy_rewact.tools import evaluate as ev
     from lerobot_policy_rewact.tools.checkpoints import PolicyArgs
     from lerobot_policy_rewact.tools.datasets import DatasetArgs
 
-    curves = ev.dataset_curves(PolicyArgs(str(model)), DatasetArgs(root=str(G1), episodes=episodes))
+    curves = ev.dataset_curves(PolicyArgs(str(model)), DatasetArgs(root=str(data), episodes=episodes))
     report = ev.write_report(curves, out, tune=False)
     rows = report["episodes"].values()
     return {
@@ -187,12 +190,14 @@ def markdown(result: dict) -> str:
                  ("calibration error", "calibration_error")]  # fmt: skip
     g1_rows = [("G1: VOC, held-out", "voc_mean"), ("G1: MAE to the linear label", "mae_linear"),
                ("G1: share ending above 0.8", "ends_above_0.8")]  # fmt: skip
+    g1_10fps_rows = [(label.replace("G1:", "G1 at 10 fps:"), key) for label, key in g1_rows]
     return_rows = [(f"self-resetting: {label}", key) for label, key in demo_rows if "(of" not in label] + [
         ("self-resetting: end - start, successes", "end_minus_start")]  # fmt: skip
     names = list(result["configs"])
     lines.append("| metric (mean / worst (min-max) over seeds) | " + " | ".join(names) + " |")
     lines.append("|---" * (len(names) + 1) + "|")
-    for task, rows in (("demo", demo_rows), ("return", return_rows), ("g1", g1_rows)):
+    task_rows = {"demo": demo_rows, "return": return_rows, "g1": g1_rows, "g1_10fps": g1_10fps_rows}
+    for task, rows in task_rows.items():
         for label, key in rows:
             cells = [result["configs"][n].get(task, {}).get(key) for n in names]
             if all(c is None for c in cells):
@@ -222,7 +227,8 @@ def main() -> None:
                    help="NAME=FLAGS: a configuration, its --policy.* flags space-separated (repeatable)")  # fmt: skip
     p.add_argument("--seeds", type=int, nargs="+", default=[1000, 7, 42])
     p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--tasks", nargs="+", default=["demo", "return", "g1"], choices=["demo", "return", "g1"])
+    tasks = ["demo", "return", "g1", "g1_10fps"]
+    p.add_argument("--tasks", nargs="+", default=tasks, choices=tasks)
     p.add_argument("--costs", action="store_true", help="also measure the cost ratios of each config")
     p.add_argument("--label", default="current", help="names the run (outputs/bench/reward/<label>)")
     p.add_argument("--out", type=Path, default=None)
@@ -246,11 +252,21 @@ def main() -> None:
         return_data = ensure(
             DemoDataSpec(num_episodes=RETURN_EPISODES, task="transfer_and_return"), return_data
         )
-    g1_total = json.loads((G1 / "meta" / "info.json").read_text())["total_episodes"] if "g1" in a.tasks else 0
+    # The real data: {task: (root, repo_id)}, each trained on all but its last G1_HELD_OUT episodes.
+    g1_data = {"g1": (G1, "local/g1_pick_bottle")} if "g1" in a.tasks else {}
+    if "g1_10fps" in a.tasks:
+        from resample_fps import resample_dataset
+
+        repo_id = "local/g1_pick_bottle_10fps"
+        g1_data["g1_10fps"] = (resample_dataset(G1, G1_10FPS, G1_10FPS_KEEP_EVERY, repo_id), repo_id)
+    g1_totals = {
+        task: json.loads((root / "meta" / "info.json").read_text())["total_episodes"]
+        for task, (root, _) in g1_data.items()
+    }
     result = {"seeds": a.seeds, "steps": a.steps, "configs": {}, "runs": {}}
     for name, flag_text in configs.items():
         flags = flag_text.split()
-        runs = {"demo": [], "return": [], "g1": []}
+        runs = {"demo": [], "return": [], "g1": [], "g1_10fps": []}
         for seed in a.seeds:
             if "demo" in a.tasks:
                 where = run_dir / name / f"demo-seed{seed}"
@@ -275,15 +291,15 @@ def main() -> None:
                     f"[{time.perf_counter() - t0:6.0f}s] {name} return seed {seed}: {runs['return'][-1]}",
                     flush=True,
                 )
-            if "g1" in a.tasks:
-                where = run_dir / name / f"g1-seed{seed}"
-                train_eps = list(range(g1_total - G1_HELD_OUT))
-                model = train(G1, "local/g1_pick_bottle", train_eps, flags, seed, a.steps, where, "linear")
-                runs["g1"].append(
-                    {"seed": seed, **score_g1(model, where / "eval", list(range(len(train_eps), g1_total)))}
-                )
+            for task, (root, repo_id) in g1_data.items():
+                where = run_dir / name / f"{task}-seed{seed}"
+                train_eps = list(range(g1_totals[task] - G1_HELD_OUT))
+                model = train(root, repo_id, train_eps, flags, seed, a.steps, where, "linear")
+                held_out = list(range(len(train_eps), g1_totals[task]))
+                runs[task].append({"seed": seed, **score_g1(model, where / "eval", held_out, root)})
                 print(
-                    f"[{time.perf_counter() - t0:6.0f}s] {name} g1 seed {seed}: {runs['g1'][-1]}", flush=True
+                    f"[{time.perf_counter() - t0:6.0f}s] {name} {task} seed {seed}: {runs[task][-1]}",
+                    flush=True,
                 )
         result["runs"][name] = runs
         result["configs"][name] = {
@@ -291,6 +307,7 @@ def main() -> None:
             **({"demo": aggregate(runs["demo"], DEMO_METRICS)} if runs["demo"] else {}),
             **({"return": aggregate(runs["return"], RETURN_METRICS)} if runs["return"] else {}),
             **({"g1": aggregate(runs["g1"], G1_METRICS)} if runs["g1"] else {}),
+            **({"g1_10fps": aggregate(runs["g1_10fps"], G1_METRICS)} if runs["g1_10fps"] else {}),
         }
         if a.costs:
             result["configs"][name]["costs"] = costs(flags)

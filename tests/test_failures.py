@@ -73,6 +73,33 @@ def test_failed_frames_train_the_reward_but_not_the_actions(marker_ds, tmp_path)
     assert (everything[failed] > changed[failed]).all() and info_all["action_frames_share"] == 1.0
 
 
+def test_a_frame_just_before_a_failure_learns_no_action_after_it(marker_ds, tmp_path):
+    """Failure masking per chunk step: a sample 2 frames before the failure moment (chunk of 5) trains its
+    first 2 steps; the recorded actions from the failure on change nothing (ACT's VAE does not read them
+    either), one before it does."""
+    doc = {"episodes": {"2": {"keypoints": [{"frame_index": 0, "reward": 0.0},
+                                            {"frame_index": 5, "reward": 0.0, "failure": True}]}}}  # fmt: skip
+    policy, pre, _, meta = build(
+        marker_ds, reward_labels="keyframes", reward_labels_path=_labels(tmp_path, doc)
+    )
+    start = int(meta.episodes["dataset_from_index"][2])
+    batch = next(b for b in batches(marker_ds, policy, pre, episodes=[2], batch_size=64))
+    row = int((batch["index"] == start + 3).nonzero())
+    assert not batch["action_is_pad"][row].any()
+    policy.train()
+
+    def loss_with(step: int | None) -> torch.Tensor:
+        changed = {k: v.clone() if torch.is_tensor(v) else v for k, v in batch.items()}
+        if step is not None:
+            changed["action"][row, step:] += 5.0
+        torch.manual_seed(0)
+        return policy.forward(changed, reduction="none")[0].detach()
+
+    base = loss_with(None)
+    assert torch.equal(loss_with(2), base)  # steps 2-4 are frames 5-7: the failure and after
+    assert (loss_with(1)[row] - base[row]).abs() > 1e-3  # step 1 is frame 4, before it
+
+
 def test_mean_is_acts_loss_when_nothing_failed(marker_ds):
     policy, pre, _, _ = build(marker_ds)
     batch = _first_batch(marker_ds, policy, pre, 8)

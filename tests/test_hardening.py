@@ -49,9 +49,11 @@ def test_acting_on_a_wrong_observation_is_a_named_error(marker_ds, damage, messa
 def test_uint8_frames_are_converted_once_with_a_warning(marker_ds, caplog):
     policy, pre, _, _ = build(marker_ds)
     frame = _raw_frame(marker_ds)
-    reference = policy.predict_reward(pre(dict(frame)))
+    policy.reset()
+    reference = policy.step_reward(pre(dict(frame)))
     frame[CAMERA] = (frame[CAMERA] * 255).round().to(torch.uint8)
-    assert torch.allclose(policy.predict_reward(pre(frame)), reference, atol=1e-2)
+    policy.reset()
+    assert torch.allclose(policy.step_reward(pre(frame)), reference, atol=1e-2)
     assert "uint8" in caplog.text
 
 
@@ -152,3 +154,33 @@ def test_ctrl_c_says_what_was_saved(tmp_path):
     (tmp_path / "checkpoints" / "last").symlink_to("000010")
     message = interrupted_message(cfg)
     assert "step 000010" in message and "--resume=true" in message
+
+
+def test_batched_rollouts_score_each_environment_until_its_end(marker_ds, tmp_path):
+    """A loop that steps two environments until the last one ends (as lerobot-eval does) says when each
+    ended: later rows of a finished environment are neither logged nor scored; a batched log that never
+    says so is refused, naming --eval.batch_size=1."""
+    from helpers import build, frames
+
+    log = tmp_path / "rewards.jsonl"
+    policy, pre, _, _ = build(marker_ds, reward_memory="none", reward_log_path=str(log))
+    observations = list(frames(marker_ds, pre, episode=0))[:6]
+    ends = [3, 6]  # environment 0 ends after 3 steps, environment 1 after 6
+    policy.reset()
+    logged = []
+    for step, frame in enumerate(observations):
+        both = {k: torch.cat([v, v]) if torch.is_tensor(v) and v.dim() else v for k, v in frame.items()}
+        policy.select_action(both)
+        logged.append(policy.last_reward.tolist())
+        policy.end_episodes(torch.tensor([step + 1 >= e for e in ends]))
+    policy._log.flush()
+    curves = evaluate.rollout_curves(log, None, fps=10)
+    assert [len(c.pred) for c in curves] == ends
+    assert curves[0].pred.tolist() == pytest.approx([r[0] for r in logged[:3]])
+
+    unmarked = tmp_path / "unmarked.jsonl"
+    unmarked.write_text(
+        "\n".join(json.dumps({"episode": 0, "step": t, "reward": [0.1, 0.2]}) for t in range(4))
+    )
+    with pytest.raises(reward_log.RolloutLogError, match="--eval.batch_size=1"):
+        evaluate.rollout_curves(unmarked, None, fps=10)

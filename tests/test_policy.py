@@ -57,10 +57,18 @@ def test_select_action_returns_tensor_with_fresh_reward_every_step(any_ds):
 
 
 def test_reward_only_path_matches_the_full_pass(marker_ds):
+    """The reward-only pass gives the full pass's reward: for the first frame of an episode (its past frames
+    are itself), and with a memory step by step (step_reward after a reset)."""
     policy, pre, _, _ = build(marker_ds)
     frame = next(frames(marker_ds, pre, episode=1))
+    policy.reset()
     policy.predict_action_chunk(frame)
-    assert torch.allclose(policy.predict_reward(frame), policy.last_reward, atol=1e-6)
+    first = next(batches(marker_ds, policy, pre, episodes=[1], batch_size=1))
+    assert torch.allclose(policy.predict_reward(first), policy.last_reward, atol=1e-6)
+    chunk, reward = policy.predict_chunk_and_reward(first)
+    assert torch.allclose(reward, policy.last_reward, atol=1e-6) and chunk.shape[:2] == (1, 5)
+    policy.reset()
+    assert torch.allclose(policy.step_reward(frame), reward, atol=1e-6)
 
 
 def test_select_action_can_return_the_reward_too(marker_ds):
@@ -71,6 +79,23 @@ def test_select_action_can_return_the_reward_too(marker_ds):
     policy2, _, _, _ = build(marker_ds, select_action_returns_reward=True)
     out = policy2.select_action(frame)
     assert isinstance(out, tuple) and len(out) == 2
+
+
+def test_unpacking_the_action_as_the_seed_readme_writes_it_names_the_fix(marker_ds):
+    """`action, reward = policy.select_action(batch)` never unpacks rows silently, with 1 or 2 environments;
+    the tensor still goes through what LeRobot's tools do with it."""
+    policy, pre, post, _ = build(marker_ds)
+    frame = next(frames(marker_ds, pre, episode=0))
+    two = {k: torch.cat([v, v]) if torch.is_tensor(v) and v.dim() else v for k, v in frame.items()}
+    for batch in (frame, two):
+        policy.reset()
+        with pytest.raises(TypeError, match="return_reward=True"):
+            action, reward = policy.select_action(batch)
+    policy.reset()
+    action = policy.select_action(frame)
+    plain = post(action).squeeze(0).to("cpu")
+    assert type(plain) is torch.Tensor and plain.shape == (2,) and float(plain[0]) == float(plain[0])
+    assert [a.shape for a in action.unbind(0)] == [(2,)]
 
 
 @pytest.mark.parametrize("head", ["sigmoid", "distributional"])
@@ -90,7 +115,8 @@ def test_save_and_load_round_trip_is_exact(marker_ds, tmp_path, head):
         if isinstance(frame[key], torch.Tensor):
             assert torch.equal(frame[key], frame2[key])
     policy.eval()
-    assert torch.equal(policy.predict_reward(frame), loaded.predict_reward(frame2))
+    policy.reset(), loaded.reset()
+    assert torch.equal(policy.step_reward(frame), loaded.step_reward(frame2))
     assert torch.equal(policy.predict_action_chunk(frame), loaded.predict_action_chunk(frame2))
 
 

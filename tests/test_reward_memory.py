@@ -20,7 +20,8 @@ from helpers import batches, build, frames, reward_loss_inputs
 
 # The token mean (not the default latent token) varies from frame to frame from the first steps on, so a
 # few steps give keys that differ between frames; the memory works the same on either feature.
-MEMORY = {"reward_memory": "max", "reward_memory_history": [-6, -3], "reward_feature": "mean"}
+# The marker data runs at 10 fps: 0.6 s and 0.3 s back are frames -6 and -3.
+MEMORY = {"reward_memory": "max", "reward_memory_seconds": [-0.6, -0.3], "reward_feature": "mean"}
 
 
 def _trained(root, steps: int = 30, **overrides):
@@ -235,6 +236,8 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
         ({"reward_every_step": False}, "reward_memory=none"),  # the default memory says how to drop it
         ({**MEMORY, "reward_every_step": False}, "reward_every_step"),
         ({"reward_memory": "max", "reward_memory_history": [-5, 3]}, "negative frame offsets"),
+        ({"reward_memory": "window", "reward_memory_seconds": [-2.0, 0.5]}, "negative times in seconds"),
+        ({"reward_memory": "window", "reward_memory_fps": 0}, "reward_memory_fps"),
         ({"reward_memory": "lstm"}, "reward_memory"),
         ({"reward_memory": "window", "reward_memory_still": -0.1}, "reward_memory_still"),
         ({"reward_memory": "window", "reward_memory_still": float("nan")}, "reward_memory_still"),
@@ -245,9 +248,22 @@ def test_memory_options_are_checked(options, message):
         RewACTConfig(**{**TINY_CONFIG, **options})
 
 
-def test_the_default_is_the_window_memory():
+def test_the_default_is_the_window_memory_given_in_seconds():
+    """6 s and 2 s back at any frame rate: frames follow the fps; without an fps the config says how to set it."""
+    from lerobot_policy_rewact.policy.configuration_rewact import MemoryFpsError
+
     config = RewACTConfig(**TINY_CONFIG)
-    assert config.reward_memory == "window" and config.observation_delta_indices == [-300, -100, 0]
+    assert config.reward_memory == "window" and config.reward_memory_seconds == [-6.0, -2.0]
+    with pytest.raises(MemoryFpsError, match="reward_memory_fps"):
+        _ = config.observation_delta_indices
+    for fps, frames_back in ((50, [-300, -100]), (30, [-180, -60]), (10, [-60, -20])):
+        config.reward_memory_fps = fps
+        assert config.observation_delta_indices == [*frames_back, 0]
+        assert config.memory_offsets_at(fps) == frames_back
+    legacy = RewACTConfig(**TINY_CONFIG, reward_memory_history=[-300, -100], reward_memory_fps=50)
+    assert legacy.memory_offsets_at(50) == [-300, -100]
+    with pytest.raises(MemoryFpsError, match="reward_memory_seconds"):
+        legacy.memory_offsets_at(30)  # frames fixed at 50 fps cannot be read at 30
 
 
 def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(marker_ds, tmp_path):
@@ -294,3 +310,90 @@ def test_past_frames_of_another_size_are_resized_like_the_current_one():
     assert out.shape == (2, 3, 3, 8, 10)
     one = step.observation({"observation.images.cam0": frames[:, 1].clone()})["observation.images.cam0"]
     assert torch.allclose(out[:, 1], one)
+
+
+@pytest.mark.parametrize("batch_size", [4, 7])
+def test_a_batch_with_its_past_frames_gives_the_acting_rewards_and_keeps_no_state(marker_ds, batch_size):
+    """Stateless where LeRobot is stateless: consecutive frames of an episode loaded as LeRobot loads them
+    (each sample with its past frames, any batch size, a shorter last batch) give through predict_reward
+    and predict_chunk_and_reward the rewards of acting frame by frame; single frames are refused."""
+    policy, pre, _, _ = _trained(marker_ds, reward_memory="window")
+    observations = list(frames(marker_ds, pre, episode=1))
+    acted = _act(policy, observations)
+    data = list(batches(marker_ds, policy, pre, episodes=[1], batch_size=batch_size))
+    assert len(data[-1]["index"]) < batch_size  # a shorter last batch
+    for _ in range(2):  # twice: nothing is kept between calls
+        stateless = torch.cat([policy.predict_reward(b) for b in data]).numpy()
+        np.testing.assert_allclose(stateless, acted, atol=1e-4)
+    chunks, rewards = zip(*(policy.predict_chunk_and_reward(b) for b in data), strict=True)
+    np.testing.assert_allclose(torch.cat(rewards).numpy(), acted, atol=1e-4)
+    assert chunks[0].shape == (batch_size, policy.config.chunk_size, 2)
+    # The head reads the memory acting reads; read as if each frame were its episode's first, it would not.
+    memory = slice(-policy.config.reward_memory_dim, None)
+    acted_inputs = _head_inputs(policy, lambda: _act(policy, observations))[:, memory]
+    given = _head_inputs(policy, lambda: [policy.predict_reward(b) for b in data])[:, memory]
+    assert (given - acted_inputs).abs().max() < 1e-3  # keys scaled by 100: float rounding
+    alone = [{k: v[:, -1:].expand_as(v) if k in policy.config.input_features else v for k, v in b.items()}
+             for b in data]  # fmt: skip
+    first_only = _head_inputs(policy, lambda: [policy.predict_reward(b) for b in alone])[:, memory]
+    assert (first_only - acted_inputs).abs().max() > 1e-2
+    with pytest.raises(ValueError, match="step_reward"):
+        policy.predict_reward(observations[3])  # one frame carries no memory: named, not guessed
+
+
+def test_the_memory_spans_seconds_at_any_frame_rate(marker_ds, tmp_path):
+    """Training records the data's fps in config.json beside the spans in seconds; acting at another rate
+    (`use_fps`) reads the same seconds in that rate's frames; a memory given in frames refuses another rate."""
+    from lerobot_policy_rewact import RewACTPolicy
+    from lerobot_policy_rewact.policy.configuration_rewact import MemoryFpsError
+
+    policy, pre, post, _ = build(marker_ds, reward_memory="window", reward_memory_seconds=[-0.6, -0.3])
+    assert policy.config.reward_memory_fps == 10 and policy.memory_offsets() == [-6, -3]
+    policy.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["reward_memory_fps"] == 10 and saved["reward_memory_seconds"] == [-0.6, -0.3]
+    loaded = RewACTPolicy.from_pretrained(tmp_path)
+    assert loaded.memory_offsets() == [-6, -3]
+    loaded.use_fps(30)
+    assert loaded.memory_offsets() == [-18, -9]
+    assert loaded.config.reward_memory_fps == 10  # what it was trained at stays recorded
+
+    legacy, *_ = build(marker_ds, reward_memory="window", reward_memory_history=[-6, -3])
+    assert legacy.config.reward_memory_fps == 10 and legacy.memory_offsets() == [-6, -3]
+    with pytest.raises(MemoryFpsError, match="10 fps"):
+        legacy.use_fps(30)
+
+
+def test_a_memory_longer_than_most_episodes_is_warned_about(marker_ds, caplog):
+    build(marker_ds, reward_memory="window")  # 6 s back; the marker episodes last 2-3 s
+    assert "first frame" in caplog.text and "reward_memory_seconds" in caplog.text
+    caplog.clear()
+    build(marker_ds, reward_memory="window", reward_memory_seconds=[-0.6, -0.3])
+    assert "first frame" not in caplog.text
+
+
+def test_a_frozen_robot_with_a_noisy_camera_leaves_the_memory_where_it_was(marker_ds):
+    """3 s frozen at mid-episode, the state exact and fresh pixel noise (std 2.5/255) on every repeated frame:
+    the robot state says it stands still, so the window does not fill with the frozen frame: the memory the
+    head reads stays put and the reward moves by <= 0.05."""
+    policy, pre, _, _ = _trained(marker_ds, reward_memory="window")
+    dataset = load_dataset(marker_ds, [0])
+    raw = [dict(dataset[i]) for i in range(len(dataset))]
+    k = len(raw) // 2
+    generator = torch.Generator().manual_seed(0)
+
+    def noisy(item):
+        out = dict(item)
+        for key in policy.config.image_features:
+            noise = torch.randn(item[key].shape, generator=generator) * 2.5 / 255
+            out[key] = (item[key] + noise).clamp(0, 1)
+        return out
+
+    stream = [pre(dict(item)) for item in raw[: k + 1]] + [
+        pre(noisy(raw[k])) for _ in range(30)
+    ]  # 3 s at 10 fps
+    memory = slice(-policy.config.reward_memory_dim, None)
+    inputs = _head_inputs(policy, lambda: _act(policy, stream))[:, memory]
+    rewards = _act(policy, stream)
+    assert (inputs[k:] - inputs[k]).abs().max() < 1e-3, (inputs[k:] - inputs[k]).abs().max()
+    assert max(rewards[k:]) - min(rewards[k:]) <= 0.05

@@ -21,6 +21,19 @@ def checkpoint(marker_ds, tmp_path_factory):
     return path, policy, pre
 
 
+def _history_batches(root, cfg, batch_size: int, episodes=(0,)):
+    """Raw batches of consecutive frames as LeRobot loads a dataset for this config: each sample with the
+    past frames of `observation_delta_indices` ((B, T, ...) per observation)."""
+    from lerobot.datasets.factory import resolve_delta_timestamps
+
+    from conftest import load_dataset, load_meta
+
+    dataset = load_dataset(root, list(episodes), resolve_delta_timestamps(cfg, load_meta(root)))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    for batch in loader:
+        yield {k: v for k, v in batch.items() if k != "task"}
+
+
 @pytest.mark.skipif(not compat.HAS_REWARD_MODELS, reason="LeRobot 0.4.4 has no reward models")
 def test_checkpoint_loads_through_lerobots_reward_model_factory(checkpoint, marker_ds):
     from lerobot.configs.rewards import RewardModelConfig
@@ -34,14 +47,18 @@ def test_checkpoint_loads_through_lerobots_reward_model_factory(checkpoint, mark
     cfg = RewardModelConfig.from_pretrained(path)  # config.json's type "rewact" names our reward config
     cfg.pretrained_path = str(path)
     assert cfg.type == "rewact" and get_reward_model_class("rewact").__name__ == "RewACTRewardModel"
+    assert cfg.reward_memory_fps == 10 and cfg.observation_delta_indices == [-60, -20, 0]
     model = make_reward_model(cfg)
     pre, _ = make_reward_pre_post_processors(cfg)
     assert not model.training
-    batch = torch.utils.data.default_collate(list(_raw_frames(marker_ds))[:6])
-    rewards = model.compute_reward(pre(batch))
+    batch = next(_history_batches(marker_ds, cfg, 6))
+    rewards = model.compute_reward(pre(dict(batch)))
     assert rewards.shape == (6,) and ((rewards >= 0) & (rewards <= 1)).all()
     policy.eval()
-    assert torch.allclose(rewards, policy.predict_reward(policy_pre(batch)), atol=1e-6)
+    assert torch.allclose(rewards, policy.predict_reward(policy_pre(dict(batch))), atol=1e-6)
+    single = torch.utils.data.default_collate(list(_raw_frames(marker_ds))[:6])
+    with pytest.raises(ValueError, match="step_reward"):  # a memory model's single frames: named, not guessed
+        model.compute_reward(pre(single))
 
 
 def _raw_frames(root):
@@ -59,15 +76,16 @@ def test_without_reward_models_the_message_says_why():
 
 
 @pytest.mark.skipif(not compat.HAS_REWARD_MODELS, reason="LeRobot 0.4.4 has no reward models")
-def test_reward_model_with_memory_gives_the_acting_rewards(marker_ds, tmp_path):
-    """compute_reward called once per control step keeps the memory as acting does; reset() clears it."""
+@pytest.mark.parametrize("batch_size", [5, 32])
+def test_compute_reward_is_stateless_and_gives_the_acting_rewards(marker_ds, tmp_path, batch_size):
+    """compute_reward on consecutive frames batched as LeRobot batches a dataset (each sample with its past
+    frames; any batch size, a shorter last batch) gives the rewards of acting frame by frame, whatever was
+    computed before; step_reward, once per control step, keeps one memory per environment as acting does."""
     from lerobot.configs.rewards import RewardModelConfig
     from lerobot.rewards.factory import make_reward_model, make_reward_pre_post_processors
 
     torch.manual_seed(0)
-    policy, pre, post, _ = build(
-        marker_ds, reward_memory="max", reward_memory_history=[-4], reward_feature="mean"
-    )
+    policy, pre, post, _ = build(marker_ds, reward_memory_seconds=[-0.4], reward_feature="mean")
     with torch.no_grad():
         policy.reward_memory.key.weight.mul_(100.0)  # keys that differ from frame to frame
     for part in (policy, pre, post):
@@ -83,12 +101,36 @@ def test_reward_model_with_memory_gives_the_acting_rewards(marker_ds, tmp_path):
     for frame in frames:
         policy.select_action(pre(dict(frame)))
         acted.append(float(policy.last_reward))
+    data = list(_history_batches(marker_ds, cfg, batch_size))
+    assert len(data[-1]["index"]) < batch_size or batch_size > len(frames)
+    for _ in range(2):  # nothing is kept between calls
+        rewards = torch.cat([model.compute_reward(model_pre(dict(b))) for b in data]).tolist()
+        assert rewards == pytest.approx(acted, abs=1e-4)
     for _ in range(2):  # the second pass after reset() starts afresh
         model.reset()
-        rewards = [float(model.compute_reward(model_pre(dict(frame)))) for frame in frames]
-        assert rewards == pytest.approx(acted, abs=1e-5)
-    fresh = [float(policy.predict_reward(pre(dict(frame)))) for frame in frames]
-    assert fresh != pytest.approx(acted, abs=1e-5)  # without the memory the rewards would differ
+        stepped = [float(model.step_reward(model_pre(dict(frame)))) for frame in frames]
+        assert stepped == pytest.approx(acted, abs=1e-5)
+    alone = [{k: v[:, -1:].expand_as(v) if k.startswith("observation.") and v.dim() > 2 else v
+              for k, v in b.items()} for b in data]  # fmt: skip
+    first_only = torch.cat([model.compute_reward(model_pre(dict(b))) for b in alone]).tolist()
+    assert first_only != pytest.approx(acted, abs=1e-5)  # without the past frames the rewards would differ
+
+
+@pytest.mark.skipif(not compat.HAS_REWARD_MODELS, reason="LeRobot 0.4.4 has no reward models")
+def test_the_reward_model_loader_honours_its_config_and_device(checkpoint):
+    """`--reward_model.*` overrides reach the model; a checkpoint saved for CUDA loads on a machine without."""
+    from lerobot.configs.rewards import RewardModelConfig
+    from lerobot.rewards.factory import make_reward_model
+
+    path, _, _ = checkpoint
+    cfg = RewardModelConfig.from_pretrained(path)
+    cfg.pretrained_path = str(path)
+    cfg.reward_memory_still = 0.25
+    cfg.device = "cuda" if not torch.cuda.is_available() else "cpu"
+    model = make_reward_model(cfg)
+    assert model.policy.config.reward_memory_still == 0.25
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert next(model.parameters()).device.type == expected and model.config.device == expected
 
 
 @pytest.mark.skipif(not compat.HAS_REWARD_MODELS, reason="LeRobot 0.4.4 has no reward models")
@@ -125,7 +167,8 @@ def test_lerobot_train_trains_rewact_as_a_reward_model(marker_ds, tmp_path):
 
     cfg = RewardModelConfig.from_pretrained(ckpt)
     cfg.pretrained_path = str(ckpt)
-    assert cfg.observation_delta_indices == [-300, -100, 0]  # what the training read
+    assert cfg.reward_memory_fps == 10  # the data's, recorded by training
+    assert cfg.observation_delta_indices == [-60, -20, 0]  # 6 s and 2 s back: what training read
     model = make_reward_model(cfg)
     pre, _ = make_reward_pre_post_processors(cfg)
     policy = RewACTPolicy.from_pretrained(ckpt)
@@ -134,6 +177,6 @@ def test_lerobot_train_trains_rewact_as_a_reward_model(marker_ds, tmp_path):
     model.reset()
     policy.reset()
     for frame in frames:
-        reward = model.compute_reward(pre(dict(frame)))
+        reward = model.step_reward(pre(dict(frame)))
         policy.select_action(policy_pre(dict(frame)))
         assert float(reward) == pytest.approx(float(policy.last_reward), abs=1e-5)

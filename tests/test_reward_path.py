@@ -206,9 +206,12 @@ def test_reward_between_chunk_calls(marker_ds, tmp_path, every_step):
 
 
 def test_reward_from_several_threads_at_once(marker_ds):
-    """No state is kept per call: threads sharing one policy each get their own frame's reward."""
-    policy, pre, _, _ = build(marker_ds)
-    observations = [f for i, f in enumerate(frames(marker_ds, pre, episode=1)) if i % 3 == 0][:8]
+    """No state is kept per call: threads sharing one policy each get their own sample's reward (each sample
+    with its past frames, as the default memory needs)."""
+    policy, pre, _, _ = build(marker_ds, reward_memory_seconds=[-0.6, -0.3])
+    observations = [
+        b for i, b in enumerate(batches(marker_ds, policy, pre, episodes=[1], batch_size=1)) if i % 3 == 0
+    ][:8]
     expected = [policy.predict_reward(f) for f in observations]
     got: dict[int, list[torch.Tensor]] = {}
 

@@ -10,9 +10,12 @@ Importing this package registers `--policy.type=rewact` and RewACT's processor s
 """
 
 from . import compat
+from .policy import delta_timestamps
 from .policy.configuration_rewact import RewACTConfig
 from .policy.modeling_rewact import RewACTPolicy
 from .policy.processor_rewact import make_rewact_pre_post_processors
+
+delta_timestamps.install()  # a memory in seconds learns the dataset's fps before LeRobot loads frames
 
 if compat.HAS_REWARD_MODELS:  # LeRobot 0.6+: a RewACT checkpoint also loads as a reward model ("rewact")
     from . import reward_model  # noqa: F401

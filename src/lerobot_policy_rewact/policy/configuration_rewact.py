@@ -99,19 +99,23 @@ class RewACTConfig(PreTrainedConfig):
             (VOC 0.84 vs 0.80); it costs about 1.6x a training step (BENCHMARKS.md). Checkpoints saved
             before it was the default (no `reward_memory` in their config.json) load as "none".
         reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
-        reward_memory_history: frame offsets (negative, LeRobot's delta-index convention) of the past
-            frames each training sample reads to build its memory (the episode's first frame stands in
-            for frames before it); the window memory reads them when acting too. These extra frames run
-            the backbone without gradients in training; acting keeps their keys. Default [-300, -100]
-            (6 s and 2 s back at 50 fps): on the self-resetting demo over 3 seeds it beat [-90, -30, -10]
-            (VOC 0.94 vs 0.76, end - start 0.59 vs 0.22) at 2 past frames' cost instead of 3 (BENCHMARKS.md).
+        reward_memory_seconds: how far back, in seconds (negative), the past frames lie that the memory
+            reads besides the current one: each training sample loads them (LeRobot's delta timestamps;
+            the episode's first frame stands in for times before it) and the window memory reads them
+            when acting. Default [-6, -2]: the spans measured on the 50 fps demo (BENCHMARKS.md).
+            Converted to frames with the data's fps (`memory_offsets_at`).
+        reward_memory_fps: the frame rate the memory was trained at: set from the dataset when training
+            starts and saved in config.json, so acting and the tools read the same spans at their own
+            frame rate (or refuse, see `memory_offsets_at`). Leave unset.
+        reward_memory_history: frame offsets instead of seconds (negative, LeRobot's delta-index
+            convention): checkpoints saved before the memory was given in seconds have it; when set it
+            overrides `reward_memory_seconds` and means frames whatever the frame rate.
         reward_memory_still: when a frame counts as the robot standing still for the window memory: no
-            input (robot state, each camera) changed from the last kept frame by more than this mean
-            absolute difference, in the policy's normalized units. Such a frame does not advance the
-            window, so the same observation repeated leaves the memory and the reward where they were
-            (otherwise a frozen robot's frame fills the window and the reward drifts). 0 (default): only
-            an observation identical to the last kept one; raise it for a camera whose noise makes every
-            frame differ (a step of 1/255 in every pixel is about 0.017 with ImageNet statistics).
+            dimension of the robot state changed from the last kept frame by more than this, in the policy's
+            normalized units (standard deviations of the dimension); a policy without a robot state watches
+            the environment state, or without one the mean absolute change of every input. Such a frame
+            does not advance the window, so a frozen robot leaves the memory and the reward where they were
+            whatever its camera's noise. 0 (default): any change of the state advances it.
         reward_rewind: share of training samples "rewound" (needs reward_memory): the sample's current
             frame is replaced by one of its past frames, its memory still holds the later frame, and
             the target is the past frame's (lower) label, so the reward learns that progress can fall
@@ -155,7 +159,9 @@ class RewACTConfig(PreTrainedConfig):
     reward_state_dropout: float = 0.0
     reward_memory: str = "window"
     reward_memory_dim: int = 16
-    reward_memory_history: list[int] = field(default_factory=lambda: [-300, -100])
+    reward_memory_seconds: list[float] = field(default_factory=lambda: [-6.0, -2.0])
+    reward_memory_fps: float | None = None
+    reward_memory_history: list[int] | None = None
     reward_memory_still: float = 0.0
     reward_rewind: float = 0.0
     reward_regression_loss: str = "mse"
@@ -214,10 +220,21 @@ class RewACTConfig(PreTrainedConfig):
         _check_choice("reward_memory", self.reward_memory, REWARD_MEMORIES)
         if self.reward_memory_dim < 1:
             raise ValueError(f"reward_memory_dim must be >= 1, got {self.reward_memory_dim}.")
-        if not self.reward_memory_history or any(int(k) >= 0 for k in self.reward_memory_history):
+        if self.reward_memory_history is not None and (
+            not self.reward_memory_history or any(int(k) >= 0 for k in self.reward_memory_history)
+        ):
             raise ValueError(
                 f"reward_memory_history must list negative frame offsets, e.g. [-300,-100]; got "
-                f"{self.reward_memory_history}."
+                f"{self.reward_memory_history}. Prefer --policy.reward_memory_seconds (e.g. [-6,-2])."
+            )
+        if not self.reward_memory_seconds or any(not float(s) < 0 for s in self.reward_memory_seconds):
+            raise ValueError(
+                f"reward_memory_seconds must list negative times in seconds (how far back the memory reads), "
+                f"e.g. [-6,-2]; got {self.reward_memory_seconds}."
+            )
+        if self.reward_memory_fps is not None and not self.reward_memory_fps > 0:
+            raise ValueError(
+                f"reward_memory_fps must be > 0 (frames per second), got {self.reward_memory_fps}."
             )
         if not self.reward_memory_still >= 0.0:
             raise ValueError(
@@ -247,8 +264,40 @@ class RewACTConfig(PreTrainedConfig):
 
     @property
     def memory_offsets(self) -> list[int]:
-        """The past frames a training sample reads for its memory (sorted, oldest first); none without memory."""
-        return sorted({int(k) for k in self.reward_memory_history}) if self.reward_memory != "none" else []
+        """The past frames a training sample reads for its memory, in frames at `reward_memory_fps` (sorted,
+        oldest first); none without memory."""
+        if self.reward_memory == "none":
+            return []
+        if self.reward_memory_history is not None:
+            return sorted({int(k) for k in self.reward_memory_history})
+        if self.reward_memory_fps is None:
+            raise MemoryFpsError(
+                "This RewACT's memory reads past frames by time (reward_memory_seconds) but its frame rate is "
+                "not known yet: build the policy with its dataset (make_policy(config, ds_meta=...), as "
+                "lerobot-train does), or set --policy.reward_memory_fps to the data's fps."
+            )
+        return self.memory_offsets_at(self.reward_memory_fps)
+
+    def memory_offsets_at(self, fps: float) -> list[int]:
+        """The memory's past frames at `fps` (frames per second), e.g. [-6 s, -2 s] at 30 fps: [-180, -60].
+
+        Seconds convert to any frame rate; a checkpoint with frame offsets (`reward_memory_history`) keeps
+        them at its own rate and refuses another one when that rate is known."""
+        if self.reward_memory == "none":
+            return []
+        if self.reward_memory_history is not None:
+            if self.reward_memory_fps is not None and abs(fps - self.reward_memory_fps) > 1e-6:
+                raise MemoryFpsError(
+                    f"This RewACT's memory is given in frames (reward_memory_history={self.reward_memory_history}) "
+                    f"at {self.reward_memory_fps:g} fps; data at {fps:g} fps would read other spans. Use data at "
+                    f"{self.reward_memory_fps:g} fps, or retrain with --policy.reward_memory_seconds."
+                )
+            return sorted({int(k) for k in self.reward_memory_history})
+        return sorted({min(-1, round(float(s) * fps)) for s in self.reward_memory_seconds})
+
+    def set_memory_fps(self, fps: float) -> None:
+        """Record the training data's frame rate (the policy does this when built with its dataset)."""
+        self.reward_memory_fps = float(fps)
 
     @property
     def observation_delta_indices(self) -> list[int] | None:
@@ -262,6 +311,10 @@ class RewACTConfig(PreTrainedConfig):
 
     action_delta_indices = ACTConfig.action_delta_indices
     reward_delta_indices = ACTConfig.reward_delta_indices
+
+
+class MemoryFpsError(ValueError):
+    """The memory's spans cannot be read at this frame rate (unknown, or frames fixed at another rate)."""
 
 
 def former_defaults(checkpoint: str | Path) -> dict[str, Any]:

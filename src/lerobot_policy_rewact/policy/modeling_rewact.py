@@ -38,6 +38,7 @@ from .. import compat
 from .act_network import Encoded, RewACTModel
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig, former_defaults
+from .delta_timestamps import prepare_config
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
@@ -88,6 +89,25 @@ class EpisodeStep:
     chunk: Tensor | None = None  # (T, chunk_size, action_dim) ACT's action chunks, when asked for
 
 
+class ActionTensor(Tensor):
+    """`select_action`'s action tensor (B, action_dim), which refuses to be unpacked.
+
+    The original RewACT's form `action, reward = policy.select_action(batch)` would otherwise fail with one
+    environment and, with two, silently give row 0 as the action and row 1 as the reward. Every tensor
+    operation returns a plain tensor (indexing, `.to`, `.squeeze`, LeRobot's processors), so only iterating
+    over this very object raises, with the fix in the message.
+    """
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    def __iter__(self):
+        raise TypeError(
+            "policy.select_action(batch) returns the action tensor alone (LeRobot's tools need it); the reward "
+            "is in policy.last_reward. For `action, reward = policy.select_action(batch)` pass return_reward=True "
+            "(or set --policy.select_action_returns_reward=true); to loop over environments use action.unbind(0)."
+        )
+
+
 class NonFiniteLossError(FloatingPointError):
     """The training loss is NaN or infinite; the message names the frames and the inputs."""
 
@@ -123,6 +143,8 @@ class RewACTPolicy(ACTPolicy):
     def __init__(self, config: RewACTConfig, dataset_meta: Any = None, **kwargs: Any):
         # Build ACT with an empty backbone (no download), then fill it ourselves unless a checkpoint
         # is about to overwrite it anyway.
+        if dataset_meta is not None:  # training: the memory's spans at the data's frame rate
+            _memory_fps_from_dataset(config, dataset_meta)
         backbone_spec = config.pretrained_backbone_weights
         config.pretrained_backbone_weights = None
         try:
@@ -146,6 +168,7 @@ class RewACTPolicy(ACTPolicy):
         self._memory: Tensor | WindowState | None = (
             None  # acting: one memory state per environment, cleared by reset()
         )
+        self._fps: float | None = None  # the frame rate acting and the episode tools run at (use_fps)
         self._log = RewardLog(config.reward_log_path) if config.reward_log_path else None
 
         # Per-frame training targets and failed frames, built once from the dataset's episode table;
@@ -188,13 +211,15 @@ class RewACTPolicy(ACTPolicy):
 
             kept, last = None, {}
             if inputs is not None:
+                watched = self._still_inputs()
                 kept, last = changed(
-                    {k: frames(inputs[k]) for k in self.config.input_features if k in inputs},
+                    {k: frames(inputs[k]) for k in watched if k in inputs},
                     before.inputs if before is not None else None,
                     self.config.reward_memory_still,
+                    per_dimension=(OBS_STATE, OBS_ENV_STATE),
                 )
             memory, last_keys = window(
-                frames(keys), before.keys if before is not None else None, self.config.memory_offsets, kept
+                frames(keys), before.keys if before is not None else None, self.memory_offsets(), kept
             )
             memory, state = (memory[0] if episode else memory[:, 0]), WindowState(last_keys, last)
         else:  # state: the memory itself
@@ -202,21 +227,30 @@ class RewACTPolicy(ACTPolicy):
             state = memory[-1:] if episode else memory
         return self.reward_head(torch.cat([feature, memory.to(feature.dtype)], dim=-1)), state
 
+    def _still_inputs(self) -> list[str]:
+        """The inputs that say whether the robot moved: its state (per dimension; camera noise would make
+        every frame differ), or without one the environment state, or every input."""
+        for key in (OBS_STATE, OBS_ENV_STATE):
+            if key in self.config.input_features:
+                return [key]
+        return list(self.config.input_features)
+
     def _split_history(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
         """A training batch of a memory policy carries each sample's past frames (LeRobot's
         observation_delta_indices, oldest first, the current frame last): (current frames, past frames
         flattened to (B * K, ...) with their `history_pad` (B, K)), or (batch, None) without them."""
-        if not self.config.memory_offsets:
+        if self.reward_memory is None:
             return batch, None
         keys = [k for k in self.config.input_features if k in batch]
         depth = {k: len(self.config.input_features[k].shape) for k in keys}
         if not keys or batch[keys[0]].dim() != depth[keys[0]] + 2:
             return batch, None  # acting-style batch: the current frame only
         steps = batch[keys[0]].shape[1]
-        if steps != len(self.config.memory_offsets) + 1:
+        if steps != len(self.memory_offsets()) + 1:
             raise ValueError(
                 f"'{keys[0]}' carries {steps} frames per sample but this policy reads "
-                f"{len(self.config.memory_offsets) + 1} (reward_memory_history + the current frame)."
+                f"{len(self.memory_offsets()) + 1} (the frames at {self.memory_offsets()} and the current one): "
+                "load them with the policy's observation_delta_indices (lerobot's resolve_delta_timestamps)."
             )
         current, past = dict(batch), {}
         for key in keys:
@@ -240,15 +274,21 @@ class RewACTPolicy(ACTPolicy):
             return self.reward_head(feature), target
         if past is None:
             return self._head(feature)[0], target
-        keys = self.reward_memory(feature)
-        pad = past.pop("history_pad").to(feature.device)  # (B, K)
-        b, k = pad.shape
-        with torch.no_grad():
-            past_feature = self.reward_feature(self.model.encode(self._prepare(past))).view(b, k, -1)
-        memory = torch.maximum(keys, self.reward_memory(past_feature).max(dim=1).values)
+        pad = past["history_pad"]
+        memory, past_feature = self._history_memory(feature, past)
         if self.training and self.config.reward_rewind > 0:
-            feature, target = self._rewind(batch, feature, past_feature, pad, target)
+            feature, target = self._rewind(batch, feature, past_feature, pad.to(feature.device), target)
         return self.reward_head(torch.cat([feature, memory], dim=-1)), target
+
+    def _history_memory(self, feature: Tensor, past: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(memory (B, key_dim), past frames' features (B, K, dim)) of samples that carry their past frames
+        (`_split_history`): the maximum of the current and past frames' keys. No state is read or kept."""
+        b, k = past["history_pad"].shape
+        frames = {key: value for key, value in past.items() if key != "history_pad"}
+        with torch.no_grad():
+            past_feature = self.reward_feature(self.model.encode(self._prepare(frames))).view(b, k, -1)
+        keys = self.reward_memory(feature)
+        return torch.maximum(keys, self.reward_memory(past_feature).max(dim=1).values), past_feature
 
     def _rewind(
         self, batch: dict[str, Tensor], feature: Tensor, past_feature: Tensor, pad: Tensor, target: Tensor
@@ -320,6 +360,10 @@ class RewACTPolicy(ACTPolicy):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         batch, past = self._split_history(batch)
         batch = self._prepare(batch)
+        if (
+            "action_is_pad" in batch
+        ):  # a failure's chunk steps are padding: ACT neither encodes nor learns them
+            batch["action_is_pad"] = batch["action_is_pad"] | self._failed_chunk_steps(batch)
         observed = self.model.observe(batch)
         latent, mu, log_sigma_x2 = self.model.latent(batch)
         encoded = self.model.encode(batch, latent, observed)
@@ -418,6 +462,16 @@ class RewACTPolicy(ACTPolicy):
             "before saving NaN weights; the last checkpoint is intact."
         )
 
+    def _failed_chunk_steps(self, batch: dict[str, Tensor]) -> Tensor:
+        """(B, chunk) True at the chunk steps whose frame the labels mark as failed (from a failure moment
+        on), so frames just before a drop do not learn to drop. Steps past the episode's end are padding
+        already."""
+        pad = batch["action_is_pad"]
+        if self.config.action_loss_on_failures or self.reward_targets is None or "index" not in batch:
+            return torch.zeros_like(pad)
+        steps = batch["index"].long().unsqueeze(1) + torch.arange(pad.shape[1], device=pad.device)
+        return self.reward_targets.failed(steps.clamp(max=len(self.reward_targets) - 1)) & ~pad
+
     def _trained_frames(self, batch: dict[str, Tensor]) -> Tensor:
         """(B,) 1.0 where the frame trains ACT's action loss, 0.0 on failed frames (unless
         action_loss_on_failures)."""
@@ -443,19 +497,65 @@ class RewACTPolicy(ACTPolicy):
         return self.reward_targets.lookup(batch["index"], batch.get("episode_index"))
 
     # ------------------------------------------------------------------ acting
+    # ------------------------------------------------------------------ memory spans
+    def memory_offsets(self) -> list[int]:
+        """The memory's past frames (negative offsets) at the frame rate the policy runs at: the training
+        data's (`reward_memory_fps`) unless `use_fps` set another; [] without a memory."""
+        if self._fps is not None:
+            return self.config.memory_offsets_at(self._fps)
+        return self.config.memory_offsets
+
+    def use_fps(self, fps: float) -> None:
+        """Act (and read whole episodes) at `fps` frames per second: the memory's spans, given in seconds,
+        become frames at this rate. Raises `MemoryFpsError` for a memory fixed in frames at another rate.
+        Starts a new episode (`reset()`)."""
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        self.config.memory_offsets_at(fps)  # refuses what cannot be converted
+        if self._fps != fps:
+            self._fps = float(fps)
+            self.reset()
+
+    # ------------------------------------------------------------------ stateless reward
+    def _stateless(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], Encoded, Tensor]:
+        """(current frames prepared, their encoder output, reward) of a batch, keeping no state. With a memory,
+        every sample must carry its past frames ((B, T, ...) per input, LeRobot's observation_delta_indices
+        layout): the reward is then the training-time one."""
+        current, past = self._split_history(batch)
+        if self.reward_memory is not None and past is None:
+            raise ValueError(
+                "This RewACT's reward reads a memory of the episode, and a batch of single frames carries none. "
+                "Either pass each sample's past frames ((B, T, ...) per camera and state, loaded with "
+                f"delta_timestamps from policy.config.observation_delta_indices = "
+                f"{[*self.memory_offsets(), 0]} frames), or step through the episode with "
+                "policy.step_reward(batch) / select_action (one memory per environment, cleared by reset())."
+            )
+        current = self._prepare(current)
+        encoded = self.model.encode(current)
+        feature = self.reward_feature(encoded)
+        if past is None:
+            output = self.reward_head(feature)
+        else:
+            memory, _ = self._history_memory(feature, past)
+            output = self.reward_head(torch.cat([feature, memory.to(feature.dtype)], dim=-1))
+        return current, encoded, self.reward_head.reward(output)
+
     @torch.no_grad()
     def predict_reward(self, batch: dict[str, Tensor]) -> Tensor:
-        """Reward (B,) for the current observations, running ACT only up to its encoder; keeps no state
-        (with a memory, each row is read as the first frame of an episode: see `step_reward`)."""
+        """Reward (B,) of a batch, running ACT only up to its encoder; keeps no state. With a memory each
+        sample carries its past frames ((B, T, ...) as LeRobot loads a dataset with the policy's
+        `observation_delta_indices`) and gets the reward training computed for it; single frames are
+        refused (the per-environment `step_reward` reads an episode frame by frame)."""
         self.eval()
-        return self.reward_head.reward(self.reward_output(self.model.encode(self._prepare(batch))))
+        return self._stateless(batch)[2]
 
     @torch.no_grad()
     def predict_chunk_and_reward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """ACT's action chunk (B, chunk_size, action_dim) and the reward (B,) from one pass; keeps no state."""
+        """ACT's action chunk (B, chunk_size, action_dim) of the current frames and the reward (B,) as
+        `predict_reward` gives it, from one pass; keeps no state."""
         self.eval()
-        encoded = self.model.encode(self._prepare(batch))
-        return self.model.decode(encoded), self.reward_head.reward(self.reward_output(encoded))
+        _, encoded, reward = self._stateless(batch)
+        return self.model.decode(encoded), reward
 
     @torch.no_grad()
     def predict_episode(
@@ -519,7 +619,14 @@ class RewACTPolicy(ACTPolicy):
             self._log.add(self.last_reward)
         if return_reward if return_reward is not None else self.config.select_action_returns_reward:
             return action, self.last_reward
-        return action
+        return action.as_subclass(ActionTensor)  # unpacking it as (action, reward) says how to get both
+
+    def end_episodes(self, done: Tensor | list[bool]) -> None:
+        """Say which environments' episodes have ended (B,) bool, cumulative until `reset()`, in a control loop
+        that keeps stepping finished environments until the last one ends (as lerobot-eval does): the reward
+        log records null for them from now on, so their rows are neither logged nor scored."""
+        if self._log is not None:
+            self._log.end([bool(d) for d in torch.as_tensor(done).flatten().tolist()])
 
     def reset(self) -> None:
         """Start a new episode (LeRobot calls this at every environment reset)."""
@@ -580,3 +687,28 @@ class RewACTPolicy(ACTPolicy):
                 f"{model_file} is corrupt or not a safetensors file ({type(e).__name__}: {e}). "
                 f"Re-save it, or load another checkpoint (its size is {os.path.getsize(model_file)} bytes)."
             ) from e
+
+
+def _memory_fps_from_dataset(config: RewACTConfig, meta: Any) -> None:
+    """Record the training data's frame rate in the config (saved with the checkpoint), and warn when the
+    memory reaches further back than most episodes last (those samples would read the first frame)."""
+    prepare_config(config, meta)
+    if config.reward_memory == "none":
+        return
+    fps = float(meta.fps)
+    offsets = config.memory_offsets_at(fps)
+    try:
+        from .. import compat
+
+        lengths = [int(n) for n in compat.episodes_of(meta)["length"]]
+    except Exception:  # a partial metadata object (tests, tools): nothing to compare with
+        return
+    if lengths and -min(offsets) >= sorted(lengths)[len(lengths) // 2]:
+        median = sorted(lengths)[len(lengths) // 2]
+        log.warning(
+            "The reward's memory reads %.1f s back (%d frames at %g fps) but half the episodes last %.1f s or "
+            "less: for most frames it reads the episode's first frame. Shorter spans suit this data, e.g. "
+            "--policy.reward_memory_seconds=[%g,%g].",
+            -min(offsets) / fps, -min(offsets), fps, median / fps,
+            -round(median / fps / 2, 1), -round(median / fps / 6, 1),
+        )  # fmt: skip

@@ -20,7 +20,8 @@ the keys of the current frame and of the frames at the `reward_memory_history` o
 memory. Its offsets count frames *that changed*: a frame whose inputs (robot state, images) are those
 of the last kept frame (within `reward_memory_still`) does not advance the window, so a robot that
 stands still leaves the memory, and the reward, where they were instead of filling the window with
-its own frame. Recorded frames change, so in training the offsets are the same frames. Its state
+its own frame. With a robot state, only the state decides (its largest change in one dimension): a real
+camera's noise makes every frame differ, the joints of a robot that stands still do not. Recorded frames change, so in training the offsets are the same frames. Its state
 (`WindowState`) is the keys of the last kept frames and the last kept frame's inputs.
 """
 
@@ -69,18 +70,25 @@ class WindowState(NamedTuple):
         return self.keys.shape
 
 
-def changed(inputs: dict[str, Tensor], last: dict[str, Tensor] | None, still: float) -> tuple[Tensor, dict]:
+def changed(
+    inputs: dict[str, Tensor], last: dict[str, Tensor] | None, still: float, per_dimension: tuple[str, ...] = ()
+) -> tuple[Tensor, dict]:
     """Which frames advance the window: `inputs` (B, T, ...) per input, row b's frames in order after the
     last kept frame `last` ((B, size) per input; None: the first frame is the start). A frame is kept when
-    some input's mean absolute change from the last kept frame exceeds `still`. Returns (kept (B, T), the
-    last kept frame's inputs after these frames)."""
+    some input changed from the last kept frame by more than `still`: the largest change of one dimension
+    for the inputs in `per_dimension` (a robot state), else the mean absolute change (an image). Returns
+    (kept (B, T), the last kept frame's inputs after these frames)."""
     flat = {k: v.flatten(2).float() for k, v in inputs.items()}
     first = next(iter(flat.values()))
     if last is None:
         last = {k: v[:, 0] for k, v in flat.items()}
     kept = torch.zeros(first.shape[:2], dtype=torch.bool, device=first.device)
     for t in range(first.shape[1]):
-        moved = torch.stack([(v[:, t] - last[k]).abs().mean(-1) > still for k, v in flat.items()]).any(0)
+        change = [
+            (v[:, t] - last[k]).abs().amax(-1) if k in per_dimension else (v[:, t] - last[k]).abs().mean(-1)
+            for k, v in flat.items()
+        ]
+        moved = torch.stack([c > still for c in change]).any(0)
         kept[:, t] = moved
         last = {k: torch.where(moved[:, None], v[:, t], last[k]) for k, v in flat.items()}
     return kept, last

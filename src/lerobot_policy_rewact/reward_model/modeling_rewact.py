@@ -39,8 +39,15 @@ class RewACTRewardModel(PreTrainedRewardModel):
         self.policy._save_pretrained(save_directory, **kwargs)
 
     def compute_reward(self, batch: dict[str, Tensor]) -> Tensor:
-        """Reward (B,) of a preprocessed batch of observations, one row per environment, as when acting:
-        with a memory, each row reads its environment's frames since `reset()`."""
+        """Reward (B,) of a preprocessed batch, keeping no state, like LeRobot's other reward models. With a
+        memory every sample carries its past frames ((B, T, ...), as LeRobot loads a dataset with this
+        config's `observation_delta_indices`): the reward training computed for it. Single frames of a
+        memory model are refused with the two ways to go on (`step_reward` steps environments)."""
+        return self.policy.predict_reward(batch)
+
+    def step_reward(self, batch: dict[str, Tensor]) -> Tensor:
+        """The reward (B,) of this control step of B environments (single frames), each with its memory of
+        the episode so far, as acting computes it; `reset()` starts new episodes."""
         return self.policy.step_reward(batch)
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
@@ -69,14 +76,17 @@ class RewACTRewardModel(PreTrainedRewardModel):
             "dataset_meta",
         ):
             kwargs.pop(key, None)
-        policy = RewACTPolicy.from_pretrained(path)
         if config is None:
             config = RewACTConfig.from_pretrained(path)
+        # The checkpoint's policy, with the given config's settings (--reward_model.* overrides, device).
+        policy_config = config.policy_config()
+        policy = RewACTPolicy.from_pretrained(path, config=policy_config)
         config.pretrained_path = str(path)
         for (
             name
         ) in FORMER_DEFAULTS:  # an older checkpoint loads as it was trained (the policy's loader knows)
             setattr(config, name, getattr(policy.config, name))
+        config.device = policy.config.device
         model = cls(config, policy=policy)
         model.to(policy.config.device)
         model.eval()

@@ -13,6 +13,7 @@ import torch
 def episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: int = 32) -> np.ndarray:
     """Predicted reward of every frame of `dataset` (in order), shape (num_frames,), decoded frame by frame;
     with a memory, each frame reads its episode's frames before it, as when acting."""
+    at_data_fps(policy, dataset)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     out, memory, episode = [], None, None
     with _autocast(policy):
@@ -24,6 +25,13 @@ def episode_rewards(policy: Any, preprocessor: Any, dataset: Any, batch_size: in
                 out.append(step.reward.float().cpu())
                 memory = step.memory
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def at_data_fps(policy: Any, dataset: Any) -> None:
+    """Read the dataset at its own frame rate: a memory given in seconds spans the same time at any fps."""
+    fps = getattr(getattr(dataset, "meta", None), "fps", None)
+    if fps and getattr(policy, "reward_memory", None) is not None:
+        policy.use_fps(float(fps))
 
 
 def _by_episode(batch: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,6 +123,7 @@ def episode_outputs(
     Rewards alone take the reward-only path; with `actions` each batch runs ACT whole, and the
     predicted chunks are compared with the recorded actions (`action_chunk_errors`).
     """
+    at_data_fps(policy, dataset)
     frames = episode_frames(dataset)
     total = len(frames["index"])
     rewards, chunks, recorded, memory = [], [], [], None

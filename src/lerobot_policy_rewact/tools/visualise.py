@@ -78,6 +78,9 @@ def _truth_source(root: Path, policy, meta) -> Truth:
 
 def _act(policy, pre, post, ds, camera_keys: list[str]) -> tuple[np.ndarray, dict, np.ndarray | None]:
     """Run the policy over an episode as on a robot: (rewards, camera images by key, robot states)."""
+    from .inference import at_data_fps
+
+    at_data_fps(policy, ds)
     policy.reset()
     rewards, images, states = [], {k: [] for k in camera_keys}, []
     for i in tqdm(range(len(ds)), desc=f"episode {int(ds.hf_dataset['episode_index'][0])}"):
