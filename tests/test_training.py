@@ -72,6 +72,42 @@ def test_train_script_on_an_episode_subset_then_resume(marker_ds, tmp_path):
     assert not torch.equal(before.reward_head.net[0].weight, after.reward_head.net[0].weight)
 
 
+def _make_old(ckpt: Path) -> None:
+    """Rewrite a checkpoint's configs as saved before the window memory and before spans in seconds."""
+    for path, section in ((ckpt / "config.json", None), (ckpt / "train_config.json", "policy")):
+        doc = json.loads(path.read_text())
+        cfg = doc if section is None else doc[section]
+        for key in ("reward_memory", "reward_memory_seconds", "reward_memory_fps"):
+            cfg.pop(key, None)
+        cfg["reward_memory_history"] = [-300, -100]
+        path.write_text(json.dumps(doc))
+
+
+def test_a_checkpoint_from_before_the_window_default_fine_tunes_and_resumes(marker_ds, tmp_path):
+    """A checkpoint saved when one frame was the default (no reward_memory in its configs) trains on as it
+    was trained: LeRobot builds the dataset before the policy, so the dataset must load one frame too."""
+    out = tmp_path / "run"
+    _ok(run(train_cmd("lerobot-train", marker_ds, out, "--policy.reward_memory=none", steps=2)))
+    _make_old(_checkpoint(out))
+    resumed = run(
+        [
+            str(BIN / "lerobot-train"),
+            f"--config_path={_checkpoint(out) / 'train_config.json'}",
+            "--resume=true",
+            "--steps=4",
+            "--save_freq=4",
+        ]
+    )
+    _ok(resumed)
+    assert json.loads((_checkpoint(out) / "config.json").read_text())["reward_memory"] == "none"
+    tuned = tmp_path / "tuned"
+    command = [
+        a for a in train_cmd("lerobot-train", marker_ds, tuned, steps=2) if not a.startswith("--policy.")
+    ]
+    _ok(run([*command, f"--policy.path={_checkpoint(out, '000002')}", "--policy.push_to_hub=false"]))
+    assert json.loads((_checkpoint(tuned) / "config.json").read_text())["reward_memory"] == "none"
+
+
 def test_rewact_train_command(marker_ds, tmp_path):
     out = tmp_path / "run"
     cmd = train_cmd("script", marker_ds, out, steps=2)
