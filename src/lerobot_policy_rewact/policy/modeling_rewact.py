@@ -8,13 +8,15 @@ encoder pass over the same camera features with the acting latent: the reward tr
 reward the robot gets. Training adds the reward loss to ACT's loss (ACT's own reduction, on either
 LeRobot release). Acting returns ACT's action tensor and leaves the reward in `policy.last_reward`.
 
-Because the reward depends only on the encoder, a reward-only pass (`predict_reward`) stops after
-the encoder: no transformer decoder, no action head. `select_action` uses it on the steps where ACT
+Because the reward depends only on the encoder, a reward-only pass stops after the encoder: no
+transformer decoder, no action head. `select_action` uses it (`step_reward`) on the steps where ACT
 pops a queued action, so the reward is fresh at every control step.
 
-With `reward_memory="max"` or `"window"` the head also reads a memory of the episode (`reward_memory.py`):
-acting keeps one per environment (cleared by `reset()`), `predict_episode` fills it over a whole
-episode at once, and training builds it from a few past frames of each sample.
+With `reward_memory="max"` or `"window"` the head also reads a memory of the episode (`reward_memory.py`),
+whose spans are given in seconds and converted with the data's fps: acting keeps one per environment
+(cleared by `reset()`), `predict_episode` fills it over a whole episode at once, and training builds it
+from a few past frames of each sample. `predict_reward` and `predict_chunk_and_reward` keep no state: with
+a memory each sample carries its past frames, as in training.
 """
 
 from __future__ import annotations

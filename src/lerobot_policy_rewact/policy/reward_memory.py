@@ -10,19 +10,20 @@ long gone still count, which is what a task whose end looks like its start needs
 Three ways to fill it, one rule (the maximum):
 - acting: one memory row per environment, updated at every control step (`combine`);
 - a whole episode at once, frames in order along the batch (`running`, a cumulative max);
-- training: a sample's current frame and a few past frames (`reward_memory_history`).
+- training: a sample's current frame and a few past frames (`reward_memory_seconds` back).
 Training sees a few frames where acting sees all of them, and a maximum over more frames is larger:
 measured, that mismatch makes the acting reward worse than the trained one.
 
 The window memory (`reward_memory="window"`) is the training rule at acting time too: the maximum of
-the keys of the current frame and of the frames at the `reward_memory_history` offsets before it
-(before the episode's start: its first frame, as LeRobot pads), so training and acting read the same
-memory. Its offsets count frames *that changed*: a frame whose inputs (robot state, images) are those
-of the last kept frame (within `reward_memory_still`) does not advance the window, so a robot that
-stands still leaves the memory, and the reward, where they were instead of filling the window with
-its own frame. With a robot state, only the state decides (its largest change in one dimension): a real
-camera's noise makes every frame differ, the joints of a robot that stands still do not. Recorded frames change, so in training the offsets are the same frames. Its state
-(`WindowState`) is the keys of the last kept frames and the last kept frame's inputs.
+the keys of the current frame and of the frames `reward_memory_seconds` before it (in frames at the
+data's fps; before the episode's start its first frame, as LeRobot pads), so training and acting read
+the same memory. Its offsets count frames in which the robot moved: a frame whose robot state is that
+of the last kept frame (every dimension within `reward_memory_still`; without a state, the environment
+state or every input) does not advance the window, so a robot that stands still leaves the memory, and
+the reward, where they were instead of filling the window with its own frame, whatever a real camera's
+noise. Training reads its past frames by time, so the two differ where a recording holds the state
+exactly still. Its state (`WindowState`) is the keys of the last kept frames and the last kept frame's
+inputs.
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ class WindowState(NamedTuple):
 
 
 def changed(
-    inputs: dict[str, Tensor], last: dict[str, Tensor] | None, still: float, per_dimension: tuple[str, ...] = ()
+    inputs: dict[str, Tensor],
+    last: dict[str, Tensor] | None,
+    still: float,
+    per_dimension: tuple[str, ...] = (),
 ) -> tuple[Tensor, dict]:
     """Which frames advance the window: `inputs` (B, T, ...) per input, row b's frames in order after the
     last kept frame `last` ((B, size) per input; None: the first frame is the start). A frame is kept when
