@@ -80,7 +80,10 @@ def test_a_frame_just_before_a_failure_learns_no_action_after_it(marker_ds, tmp_
     doc = {"episodes": {"2": {"keypoints": [{"frame_index": 0, "reward": 0.0},
                                             {"frame_index": 5, "reward": 0.0, "failure": True}]}}}  # fmt: skip
     policy, pre, _, meta = build(
-        marker_ds, reward_labels="keyframes", reward_labels_path=_labels(tmp_path, doc)
+        marker_ds,
+        reward_labels="keyframes",
+        reward_labels_path=_labels(tmp_path, doc),
+        failure_mask_chunk_steps=True,
     )
     start = int(meta.episodes["dataset_from_index"][2])
     batch = next(b for b in batches(marker_ds, policy, pre, episodes=[2], batch_size=64))
@@ -98,6 +101,9 @@ def test_a_frame_just_before_a_failure_learns_no_action_after_it(marker_ds, tmp_
     base = loss_with(None)
     assert torch.equal(loss_with(2), base)  # steps 2-4 are frames 5-7: the failure and after
     assert (loss_with(1)[row] - base[row]).abs() > 1e-3  # step 1 is frame 4, before it
+    policy.config.failure_mask_chunk_steps = False  # off (the default): the failure's steps do train
+    base = loss_with(None)
+    assert not torch.equal(loss_with(2), base)
 
 
 def test_mean_is_acts_loss_when_nothing_failed(marker_ds):

@@ -140,6 +140,10 @@ class RewACTConfig(PreTrainedConfig):
         action_loss_on_failures: also train ACT's action (and KL) loss on the frames the labels mark
             as failed (whole failed episodes, and frames from a failure moment on). Off by default:
             failures teach the reward, not the actions.
+        failure_mask_chunk_steps: also treat the chunk steps at or after a failure frame as padding for
+            ACT (its VAE and loss), so frames just before a drop do not learn the drop. Off by default: on
+            the demo's seed 1000 it left the reward on its plateau where the same code without it did not
+            (one seed, a hint; BENCHMARKS.md, issue 31).
         rabc_progress_path / rabc_kappa / rabc_head_mode: reward-aligned behaviour cloning without
             LeRobot 0.6's `--sample_weighting`: weight each sample's action loss by its progress delta
             over the chunk, read from a progress parquet (`rewact progress` writes one), as LeRobot
@@ -180,6 +184,7 @@ class RewACTConfig(PreTrainedConfig):
 
     failed_episodes: list[int] | None = None
     action_loss_on_failures: bool = False
+    failure_mask_chunk_steps: bool = False
     rabc_progress_path: str | None = None
     rabc_kappa: float = 0.01
     rabc_head_mode: str = "sparse"

@@ -469,7 +469,12 @@ class RewACTPolicy(ACTPolicy):
         on), so frames just before a drop do not learn to drop. Steps past the episode's end are padding
         already."""
         pad = batch["action_is_pad"]
-        if self.config.action_loss_on_failures or self.reward_targets is None or "index" not in batch:
+        if (
+            not self.config.failure_mask_chunk_steps
+            or self.config.action_loss_on_failures
+            or self.reward_targets is None
+            or "index" not in batch
+        ):
             return torch.zeros_like(pad)
         steps = batch["index"].long().unsqueeze(1) + torch.arange(pad.shape[1], device=pad.device)
         return self.reward_targets.failed(steps.clamp(max=len(self.reward_targets) - 1)) & ~pad
