@@ -271,11 +271,11 @@ class RewACTConfig(PreTrainedConfig):
     def memory_offsets(self) -> list[int]:
         """The past frames a training sample reads for its memory, in frames at `reward_memory_fps` (sorted,
         oldest first); none without memory."""
-        if self.reward_memory == "none":
-            return []
-        if self.reward_memory_history is not None:
-            return sorted({int(k) for k in self.reward_memory_history})
-        if self.reward_memory_fps is None:
+        if (
+            self.reward_memory_fps is None
+            and self.reward_memory_history is None
+            and self.reward_memory != "none"
+        ):
             raise MemoryFpsError(
                 "This RewACT's memory reads past frames by time (reward_memory_seconds) but its frame rate is "
                 "not known yet: build the policy with its dataset (make_policy(config, ds_meta=...), as "
@@ -283,15 +283,15 @@ class RewACTConfig(PreTrainedConfig):
             )
         return self.memory_offsets_at(self.reward_memory_fps)
 
-    def memory_offsets_at(self, fps: float) -> list[int]:
+    def memory_offsets_at(self, fps: float | None) -> list[int]:
         """The memory's past frames at `fps` (frames per second), e.g. [-6 s, -2 s] at 30 fps: [-180, -60].
 
         Seconds convert to any frame rate; a checkpoint with frame offsets (`reward_memory_history`) keeps
-        them at its own rate and refuses another one when that rate is known."""
+        them at its own rate and refuses another one when that rate is known (None: not known)."""
         if self.reward_memory == "none":
             return []
         if self.reward_memory_history is not None:
-            if self.reward_memory_fps is not None and abs(fps - self.reward_memory_fps) > 1e-6:
+            if None not in (fps, self.reward_memory_fps) and abs(fps - self.reward_memory_fps) > 1e-6:
                 raise MemoryFpsError(
                     f"This RewACT's memory is given in frames (reward_memory_history={self.reward_memory_history}) "
                     f"at {self.reward_memory_fps:g} fps; data at {fps:g} fps would read other spans. Use data at "
@@ -299,10 +299,6 @@ class RewACTConfig(PreTrainedConfig):
                 )
             return sorted({int(k) for k in self.reward_memory_history})
         return sorted({min(-1, round(float(s) * fps)) for s in self.reward_memory_seconds})
-
-    def set_memory_fps(self, fps: float) -> None:
-        """Record the training data's frame rate (the policy does this when built with its dataset)."""
-        self.reward_memory_fps = float(fps)
 
     @property
     def observation_delta_indices(self) -> list[int] | None:

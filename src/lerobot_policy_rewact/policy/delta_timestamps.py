@@ -30,13 +30,12 @@ def prepare_config(cfg: Any, ds_meta: Any) -> None:
     if cfg.reward_memory == "none":
         return
     fps = float(ds_meta.fps)
-    if cfg.reward_memory_history is None:
-        if cfg.reward_memory_fps not in (None, fps):
-            log.info("reward memory: training on %g fps data after %g fps; its spans stay in seconds",
-                     fps, cfg.reward_memory_fps)  # fmt: skip
-        cfg.reward_memory_fps = fps
-    elif cfg.reward_memory_fps is None:
-        cfg.reward_memory_fps = fps
+    if cfg.reward_memory_history is not None and cfg.reward_memory_fps is not None:
+        return  # frame offsets stay at the rate they were trained at (another rate is refused)
+    if cfg.reward_memory_fps not in (None, fps):
+        log.info("reward memory: training on %g fps data after %g fps; its spans stay in seconds",
+                 fps, cfg.reward_memory_fps)  # fmt: skip
+    cfg.reward_memory_fps = fps
 
 
 def install() -> None:

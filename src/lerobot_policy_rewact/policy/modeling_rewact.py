@@ -703,19 +703,16 @@ def _memory_fps_from_dataset(config: RewACTConfig, meta: Any) -> None:
     if config.reward_memory == "none":
         return
     fps = float(meta.fps)
-    offsets = config.memory_offsets_at(fps)
+    back = -min(config.memory_offsets_at(fps))  # frames; refuses frame offsets fixed at another rate
     try:
-        from .. import compat
-
-        lengths = [int(n) for n in compat.episodes_of(meta)["length"]]
+        lengths = sorted(int(n) for n in compat.episodes_of(meta)["length"])
     except Exception:  # a partial metadata object (tests, tools): nothing to compare with
         return
-    if lengths and -min(offsets) >= sorted(lengths)[len(lengths) // 2]:
-        median = sorted(lengths)[len(lengths) // 2]
+    median = lengths[len(lengths) // 2] if lengths else None
+    if median is not None and back >= median:
         log.warning(
             "The reward's memory reads %.1f s back (%d frames at %g fps) but half the episodes last %.1f s or "
             "less: for most frames it reads the episode's first frame. Shorter spans suit this data, e.g. "
             "--policy.reward_memory_seconds=[%g,%g].",
-            -min(offsets) / fps, -min(offsets), fps, median / fps,
-            -round(median / fps / 2, 1), -round(median / fps / 6, 1),
+            back / fps, back, fps, median / fps, -round(median / fps / 2, 1), -round(median / fps / 6, 1),
         )  # fmt: skip

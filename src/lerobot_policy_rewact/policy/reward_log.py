@@ -4,10 +4,10 @@ its reading back with the rollouts' outcomes (lerobot-eval's eval_info.json) for
 One JSON line per control step: `{"episode": E, "step": S, "reward": [r_env0, r_env1, ...]}`. A control
 loop that steps several environments says when each one's episode ends (`policy.end_episodes(done)`):
 a line `{"episode": E, "step": S, "ended": [env, ...]}`, and null for that environment's later rows.
-Each
-run starts with a line `{"run": "<UTC time>"}`, so a file reused by a later run keeps the runs
-apart (`rewact evaluate --rollout_log` scores the last one). Steps are buffered in memory and written when an episode ends (`policy.reset()`), every
-`flush_every` steps, and when the process exits, so a control step costs a list append.
+Each run starts with a line `{"run": "<UTC time>"}`, so a file reused by a later run keeps the runs
+apart (`rewact evaluate --rollout_log` scores the last one). Steps are buffered in memory and written
+when an episode ends (`policy.reset()`), every `flush_every` steps, and when the process exits, so a
+control step costs a list append.
 """
 
 from __future__ import annotations
