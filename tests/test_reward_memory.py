@@ -397,3 +397,37 @@ def test_a_frozen_robot_with_a_noisy_camera_leaves_the_memory_where_it_was(marke
     rewards = _act(policy, stream)
     assert (inputs[k:] - inputs[k]).abs().max() < 1e-3, (inputs[k:] - inputs[k]).abs().max()
     assert max(rewards[k:]) - min(rewards[k:]) <= 0.05
+
+
+def test_training_reads_the_past_frames_acting_holds_on_an_episode_with_a_pause(tmp_path):
+    """An episode with a pause (state exact for 1.2 s, fresh camera noise): acting does not advance the
+    window while the robot stands still, and training picks each sample's past frames by the same rule, so
+    the training pass (LeRobot's batches) gives the rewards and memory of acting frame by frame. Read by
+    time, as LeRobot alone loads them, the frames after the pause read other past frames (the check fails)."""
+    from lerobot.datasets import factory
+
+    from lerobot_policy_rewact.generators.synthetic import MarkerSpec, make_marker_dataset
+
+    spec = MarkerSpec(num_episodes=2, min_length=20, max_length=24, pause_frames=12, seed=3)
+    root = make_marker_dataset(tmp_path / "paused", spec, repo_id="local/paused")
+    policy, pre, _, meta = _trained(root, steps=10, reward_memory="window")
+    observations = list(frames(root, pre, episode=1))
+    acted = _act(policy, observations)
+    memory = slice(-policy.config.reward_memory_dim, None)
+    acted_inputs = _head_inputs(policy, lambda: _act(policy, observations))[:, memory]
+
+    data = list(batches(root, policy, pre, episodes=[1], batch_size=7))
+    trained = torch.cat([policy.predict_reward(b) for b in data]).numpy()
+    given = _head_inputs(policy, lambda: [policy.predict_reward(b) for b in data])[:, memory]
+    assert (given - acted_inputs).abs().max() < 1e-3  # keys scaled by 100: float rounding
+    np.testing.assert_allclose(trained, acted, atol=1e-4)
+    # the training pass itself (reward_loss_inputs) reads the same memory
+    whole = next(batches(root, policy, pre, episodes=[1], batch_size=len(acted)))
+    output, _ = reward_loss_inputs(policy.eval(), whole)
+    np.testing.assert_allclose(policy.reward_head.reward(output).numpy(), acted, atol=1e-4)
+
+    by_time = dict(factory.resolve_delta_timestamps(policy.config, meta))  # a plain dict: no rule
+    dataset = load_dataset(root, [1], by_time)
+    plain = pre(next(iter(torch.utils.data.DataLoader(dataset, batch_size=len(acted)))))
+    plain_inputs = _head_inputs(policy, lambda: policy.predict_reward(plain))[:, memory]
+    assert (plain_inputs - acted_inputs).abs().max() > 1e-2

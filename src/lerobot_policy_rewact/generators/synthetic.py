@@ -39,6 +39,9 @@ class MarkerSpec:
     # True: the marker crosses the image and comes back (a self-resetting task: the last frame looks like
     # the first, and every frame of the way back like one of the way out); progress still rises linearly.
     there_and_back: bool = False
+    # Frames the robot holds still at mid-episode: state, action and marker repeat exactly, the camera's
+    # noise is fresh on every frame (a pause as a real robot records it).
+    pause_frames: int = 0
 
 
 def marker_position(progress: float, there_and_back: bool = False) -> float:
@@ -81,11 +84,14 @@ def make_marker_dataset(
     for _ in tqdm(range(spec.num_episodes), desc=f"writing {root.name}", leave=False):
         length = int(rng.integers(spec.min_length, spec.max_length + 1))
         direction = rng.normal(size=max(spec.action_dim, spec.state_dim or 0, spec.env_state_dim or 0))
-        for i in range(length):
+        mid = length // 2
+        steps = [*range(mid), *[mid] * spec.pause_frames, *range(mid, length)]
+        for n, i in enumerate(steps):
             progress = i / (length - 1)
             frame: dict = {"task": "move the marker to the right"}
             shown = progress if spec.state_shows_progress else 0.0
-            base = (shown * direction + 0.05 * rng.normal(size=direction.shape)).astype(np.float32)
+            if n == 0 or steps[n - 1] != i:  # a paused frame repeats the state and action exactly
+                base = (shown * direction + 0.05 * rng.normal(size=direction.shape)).astype(np.float32)
             frame["action"] = base[: spec.action_dim] + np.float32(0.05)
             if spec.state_dim is not None:
                 frame["observation.state"] = base[: spec.state_dim]

@@ -5,7 +5,9 @@ config's `observation_delta_indices` (frames) and divides them by the dataset's 
 frames depend on that fps (`reward_memory_seconds`), so the config must learn the fps first. `install()`
 wraps the function LeRobot's dataset factory calls: for a RewACT config (policy or reward model) it
 records the dataset's fps (`reward_memory_fps`, saved with the checkpoint) and loads a checkpoint that
-predates a changed default as it was trained, then lets LeRobot resolve the timestamps as always.
+predates a changed default as it was trained, then lets LeRobot resolve the timestamps as always; a
+window memory's timestamps carry the rule that picks each sample's past frames as acting does
+(`still_history`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any
+
+from . import still_history
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,10 @@ def install() -> None:
     @functools.wraps(original)
     def resolve_delta_timestamps(cfg: Any, ds_meta: Any, *args: Any, **kwargs: Any) -> Any:
         prepare_config(cfg, ds_meta)
-        return original(cfg, ds_meta, *args, **kwargs)
+        timestamps = original(cfg, ds_meta, *args, **kwargs)
+        rule = still_history.rule_for(cfg, ds_meta) if timestamps else None
+        return still_history.HistoryTimestamps(timestamps, rule) if rule else timestamps
 
     resolve_delta_timestamps._rewact = True
     factory.resolve_delta_timestamps = resolve_delta_timestamps
+    still_history.install()

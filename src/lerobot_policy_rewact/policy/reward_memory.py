@@ -21,8 +21,8 @@ the same memory. Its offsets count frames in which the robot moved: a frame whos
 of the last kept frame (every dimension within `reward_memory_still`; without a state, the environment
 state or every input) does not advance the window, so a robot that stands still leaves the memory, and
 the reward, where they were instead of filling the window with its own frame, whatever a real camera's
-noise. Training reads its past frames by time, so the two differ where a recording holds the state
-exactly still. Its state (`WindowState`) is the keys of the last kept frames and the last kept frame's
+noise. Training picks a sample's past frames by the same rule (`still_history`), so the two agree also
+where a recording holds the state still. Its state (`WindowState`) is the keys of the last kept frames and the last kept frame's
 inputs.
 """
 
