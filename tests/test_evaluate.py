@@ -222,17 +222,67 @@ def test_evaluate_writes_every_metric(saved_policy, marker_ds, tmp_path):
     for ep in (2, 3):
         expected = episode_rewards(policy, pre, load_dataset(marker_ds, [ep]))
         np.testing.assert_allclose(report["episodes"][str(ep)]["reward"], expected, atol=1e-5)
-    # the tuned detector travels with the checkpoint, with what it measured
-    assert report["summary"]["detector_tuned"]
-    detector = CompletionDetector.from_pretrained(checkpoint, fps=10)
-    assert detector.thresholds() == {k: v for k, v in report["summary"]["detector"].items() if k != "fps"}
-    assert detector.fps == 10
-    saved = json.loads((checkpoint / "completion_detector.json").read_text())
-    assert saved["measured"]["completion_detected"] == report["summary"]["completion_detected"]
-    assert (
-        CompletionDetector.from_pretrained(out / "completion_detector.json").thresholds()
-        == detector.thresholds()
-    )
+    # unlabelled episodes are neither successes nor failures, and tune no detector: nothing is saved
+    assert report["summary"]["successes"] == 0 and report["summary"]["unlabelled"] == 2
+    assert not report["summary"]["detector_tuned"]
+    assert "NOT tuned" in proc.stderr and "1 failed one" in proc.stderr
+    assert not (checkpoint / "completion_detector.json").exists()
+    assert not (out / "completion_detector.json").exists()
+
+
+def _labelled_curves(peak_on_failure: float = 0.6) -> list:
+    """Three successes (a ramp to 1, completion where it reaches 0.75) and two failures peaking lower."""
+    curves = []
+    for ep in range(3):
+        pred = np.clip(np.linspace(-0.1, 1.1 + 0.05 * ep, 200), 0, 1)
+        curves.append(evaluate.EpisodeCurve(ep, pred, 50.0, pred, True, int(np.argmax(pred >= 0.75))))
+    for ep in (3, 4):
+        pred = np.concatenate(
+            [np.linspace(0, peak_on_failure, 80), np.full(60, peak_on_failure), np.full(60, 0.5)]
+        )
+        curves.append(evaluate.EpisodeCurve(ep, pred, 50.0, pred, False, None))
+    return curves
+
+
+def test_the_detector_tunes_on_known_outcomes_records_fps_and_margin_and_is_not_replaced_silently(
+    tmp_path, caplog
+):
+    curves = _labelled_curves()
+    report = evaluate.write_report(curves, tmp_path / "a")
+    s = report["summary"]
+    assert s["detector_tuned"] and s["successes"] == 3 and s["failures"] == 2
+    margin = s["detector_margin"]
+    assert margin["highest_on_failure"] == pytest.approx(0.6, abs=0.01)
+    assert margin["failure_gap"] == pytest.approx(s["detector"]["done_threshold"] - 0.6, abs=0.01)
+    assert margin["lowest_peak_on_success"] == pytest.approx(1.0) and margin["success_gap"] > 0
+    assert "detector margin" in (tmp_path / "a" / "report.md").read_text()
+    # without a failure, or with the outcomes unknown, it does not tune
+    assert not evaluate.write_report(curves[:3], tmp_path / "b")["summary"]["detector_tuned"]
+    unknown = [
+        evaluate.EpisodeCurve(c.episode, c.pred, c.fps, c.truth, None, c.completion_frame) for c in curves
+    ]
+    assert not evaluate.write_report(unknown, tmp_path / "c")["summary"]["detector_tuned"]
+
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    [saved] = evaluate.save_detector(report, [checkpoint], "first")
+    first = json.loads(saved.read_text())
+    assert first["fps"] == 50.0 and first["measured"]["detector_margin"][
+        "highest_on_failure"
+    ] == pytest.approx(margin["highest_on_failure"])
+    # a second tuning (failures that peak higher: another threshold) keeps the first unless asked
+    second = evaluate.write_report(_labelled_curves(peak_on_failure=0.88), tmp_path / "d")
+    assert second["summary"]["detector"]["done_threshold"] != s["detector"]["done_threshold"]
+    assert evaluate.save_detector(second, [checkpoint], "second") == []
+    assert "--replace_detector=true" in caplog.text
+    assert json.loads(saved.read_text()) == first
+    evaluate.save_detector(second, [checkpoint], "second", replace=True)
+    assert json.loads(saved.read_text())["tuned_on"] == "second"
+    # loaded at the rate it was tuned at; another rate converts its seconds and says so
+    assert CompletionDetector.from_pretrained(checkpoint).fps == 50.0
+    caplog.clear()
+    assert CompletionDetector.from_pretrained(checkpoint, fps=30).fps == 30
+    assert "tuned on rewards at 50 fps" in caplog.text
 
 
 def test_a_detector_file_round_trips_and_bad_ones_are_named(tmp_path):
@@ -241,6 +291,13 @@ def test_a_detector_file_round_trips_and_bad_ones_are_named(tmp_path):
     loaded = CompletionDetector.from_pretrained(tmp_path, fps=tuned.fps)
     assert loaded.thresholds() == tuned.thresholds()
     assert CompletionDetector.from_pretrained(tmp_path, fps=30).fps == 30  # the control loop's rate
+    # a file saved before the frame rate was recorded needs the caller's
+    old = json.loads((tmp_path / "completion_detector.json").read_text())
+    del old["fps"]
+    (tmp_path / "completion_detector.json").write_text(json.dumps(old))
+    assert CompletionDetector.from_pretrained(tmp_path, fps=20).fps == 20
+    with pytest.raises(DetectorFileError, match="fps="):
+        CompletionDetector.from_pretrained(tmp_path)
     assert loaded.run(RAMP) == tuned.run(RAMP) != CompletionDetector().run(RAMP)  # the thresholds matter
     with pytest.raises(DetectorFileError, match="rewact evaluate"):
         CompletionDetector.from_pretrained(tmp_path / "elsewhere")

@@ -18,8 +18,10 @@ reward has stayed at or above `done_threshold` for `hold_s`; "failing" fires onc
 
 The defaults are a starting point, not tuned for any checkpoint: a reward's ceiling differs from
 one training run to the next. `rewact evaluate` tunes the thresholds on the episodes it scores and
-saves them beside the checkpoint (`completion_detector.json`, with how the tuned detector did, timed
-leave-one-out); `CompletionDetector.from_pretrained(policy_path, fps=...)` loads them.
+saves them beside the checkpoint (`completion_detector.json`, with the frame rate, how the tuned detector did,
+timed leave-one-out, and its margin); it tunes only on episodes whose outcome is known, with at least one
+failure, and never replaces a saved detector unless asked. `CompletionDetector.from_pretrained(policy_path)`
+loads them at the rate they were tuned at.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class DetectorFile(BaseModel):
     hold_s: float = Field(gt=0.0)
     drop: float = Field(gt=0.0, le=1.0)
     min_progress: float = Field(ge=0.0, le=1.0)
+    # The frame rate of the rewards it was tuned on (None: a file from before it was recorded).
+    fps: float | None = Field(default=None, gt=0.0)
     # Where the thresholds come from and what they scored there (rewact evaluate's summary rows).
     tuned_on: str = ""
     measured: dict[str, Any] = Field(default_factory=dict)
@@ -77,21 +81,22 @@ class CompletionDetector:
 
     def thresholds(self) -> dict[str, float]:
         """The settings a detector file holds (not the frame rate, which is the control loop's)."""
-        return {k: v for k, v in asdict(self).items() if k in DetectorFile.model_fields}
+        return {k: v for k, v in asdict(self).items() if k in DetectorFile.model_fields and k != "fps"}
 
     def save_pretrained(self, path: str | Path, tuned_on: str = "", measured: dict | None = None) -> Path:
-        """Write the thresholds to `path` (a file, or a folder: `<folder>/completion_detector.json`)."""
+        """Write the thresholds and the frame rate to `path` (a file, or a folder:
+        `<folder>/completion_detector.json`)."""
         path = Path(path)
         path = path / FILENAME if path.is_dir() else path
-        text = DetectorFile(**self.thresholds(), tuned_on=tuned_on, measured=measured or {}).model_dump_json(
-            indent=2
-        )
+        saved = DetectorFile(**self.thresholds(), fps=self.fps, tuned_on=tuned_on, measured=measured or {})
+        text = saved.model_dump_json(indent=2)
         return write_atomic(path, lambda tmp: tmp.write_text(text + "\n"))
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, fps: float = 50.0) -> CompletionDetector:
+    def from_pretrained(cls, path: str | Path, fps: float | None = None) -> CompletionDetector:
         """The detector saved at `path` (a checkpoint folder holding completion_detector.json, or the
-        file itself), for a control loop at `fps`."""
+        file itself), for a control loop at `fps` (default: the rate it was tuned at). Its times are in
+        seconds, so another rate converts them, with a warning: the reward at that rate was not measured."""
         path = Path(path).expanduser()
         file = path / FILENAME if path.is_dir() else path
         if not file.is_file():
@@ -106,7 +111,20 @@ class CompletionDetector:
                 f"{'.'.join(map(str, err['loc'])) or 'file'}: {err['msg']}" for err in e.errors()
             )
             raise DetectorFileError(f"{file} is not a completion detector file ({problems}).") from None
-        return cls(fps=fps, **saved.model_dump(exclude={"tuned_on", "measured"}))
+        tuned_at = saved.fps
+        if fps is None and tuned_at is None:
+            raise DetectorFileError(
+                f"{file} does not say the frame rate it was tuned at (saved by an older version): pass "
+                "fps=<your control rate>, or tune it again with `rewact evaluate`."
+            )
+        if fps is not None and tuned_at is not None and abs(float(fps) - tuned_at) > 1e-6:
+            log.warning(
+                "the completion detector at %s was tuned on rewards at %g fps; acting at %g fps its smoothing "
+                "and hold (in seconds) convert, its threshold was not measured there: tune it again with "
+                "`rewact evaluate` on data at %g fps.", file, tuned_at, fps, fps,
+            )  # fmt: skip
+        settings = saved.model_dump(exclude={"tuned_on", "measured", "fps"})
+        return cls(fps=float(fps if fps is not None else tuned_at), **settings)
 
     def reset(self) -> None:
         self._window.clear()

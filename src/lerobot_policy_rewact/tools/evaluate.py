@@ -60,15 +60,16 @@ def score(
     detector timing comes from its own detector (tuned without it: cross-validated)."""
     rows = {c.episode: _episode_row(c, (held_out or {}).get(c.episode, detector)) for c in curves}
     timing = [r["completion_error_s"] for r in rows.values() if "completion_error_s" in r]
-    ok = [r for r in rows.values() if r["success"] is not False]
+    ok = [r for r in rows.values() if r["success"] is not False]  # successes and unlabelled episodes
     failed = [r for r in rows.values() if r["success"] is False]
     false_done = sum(r["detector"]["state"] == DONE for r in failed)
     with_truth = [c for c in curves if c.truth is not None]
     completions = [c for c in curves if c.success is not False and c.completion_frame is not None]
     summary = {
         "episodes": len(curves),
-        "successes": len(ok),
+        "successes": sum(r["success"] is True for r in rows.values()),
         "failures": len(failed),
+        "unlabelled": sum(r["success"] is None for r in rows.values()),
         "voc_successes_mean": float(np.mean([r["voc"] for r in ok])) if ok else None,
         "voc_successes_min": float(np.min([r["voc"] for r in ok])) if ok else None,
         "mae": float(np.mean([rows[c.episode]["mae"] for c in with_truth])) if with_truth else None,
@@ -84,6 +85,7 @@ def score(
         "completion_abs_error_median_s": float(np.median(np.abs(timing))) if timing else None,
         "false_completions_on_failures": false_done if failed else None,
         "detector": {k: v for k, v in asdict(detector).items() if not k.startswith("_") and k != "state"},
+        "detector_margin": detector_margin(curves, detector),
         "calibration": calibration(with_truth),
     }
     return {"summary": summary, "episodes": rows}
@@ -107,6 +109,28 @@ def _episode_row(c: EpisodeCurve, detector: CompletionDetector) -> dict[str, Any
     if c.success is not False and c.completion_frame is not None and state == DONE:
         row["completion_error_s"] = (frame - c.completion_frame) / c.fps
     return row
+
+
+def detector_margin(curves: list[EpisodeCurve], detector: CompletionDetector) -> dict[str, float | None]:
+    """How far the detector's "done" threshold lies from the rewards it must tell apart: the highest reward
+    smoothed as the detector smooths it on a failed episode, and the lowest such peak on a successful one
+    (None without such episodes); `failure_gap` / `success_gap` > 0: clear of the threshold by that much."""
+
+    def peak(c: EpisodeCurve) -> float:
+        frames = max(1, int(round(detector.smoothing_s * c.fps)))
+        return float(moving_average(c.pred, frames, full_windows_only=True).max())
+
+    failed = [peak(c) for c in curves if c.success is False]
+    succeeded = [peak(c) for c in curves if c.success is True]
+    high, low = (max(failed) if failed else None), (min(succeeded) if succeeded else None)
+    threshold = detector.done_threshold
+    return {
+        "done_threshold": threshold,
+        "highest_on_failure": high,
+        "lowest_peak_on_success": low,
+        "failure_gap": None if high is None else threshold - high,
+        "success_gap": None if low is None else low - threshold,
+    }
 
 
 def _pooled_correlation(curves: list[EpisodeCurve]) -> float | None:
@@ -137,6 +161,27 @@ def calibration(curves: list[EpisodeCurve], bins: int = 10) -> list[dict]:
                 }
             )
     return out
+
+
+MIN_TUNING_SUCCESSES, MIN_TUNING_FAILURES = 2, 1
+
+
+def why_not_tunable(curves: list[EpisodeCurve]) -> str | None:
+    """Why these episodes cannot tune a detector (None: they can): tuning picks the threshold that times
+    completions best without a false "done", so it needs successes known to be successes, with their
+    completion frame, and failures known to be failures. Unlabelled episodes are neither."""
+    succeeded = sum(c.success is True and c.completion_frame is not None for c in curves)
+    failed = sum(c.success is False for c in curves)
+    if succeeded >= MIN_TUNING_SUCCESSES and failed >= MIN_TUNING_FAILURES:
+        return None
+    unlabelled = sum(c.success is None for c in curves)
+    return (
+        f"it needs at least {MIN_TUNING_SUCCESSES} successful episodes with a known completion and "
+        f"{MIN_TUNING_FAILURES} failed one, these have {succeeded} and {failed}"
+        + (f" ({unlabelled} unlabelled: neither)" if unlabelled else "")
+        + ". Score episodes whose outcome is known: the simulator's ground truth, a lerobot-eval rollout log "
+        "with --eval_info, or labels that mark the failures (--labels)."
+    )
 
 
 def tune_detector(curves: list[EpisodeCurve]) -> CompletionDetector:
@@ -191,9 +236,11 @@ def dataset_curves(
                 EpisodeCurve(ep, pred, ds.fps, np.asarray(t.progress), t.success, t.completion_frame)
             )
         else:
-            target = labels.lookup(torch.as_tensor(np.asarray(ds.hf_dataset["index"]))).numpy()
+            index = torch.as_tensor(np.asarray(ds.hf_dataset["index"]))
+            target = labels.lookup(index).numpy()
             done = np.flatnonzero(target >= 1.0)
-            curves.append(EpisodeCurve(ep, pred, ds.fps, target, None, int(done[0]) if len(done) else None))
+            failed = False if bool(labels.failed(index).any()) else None  # else unknown, not a success
+            curves.append(EpisodeCurve(ep, pred, ds.fps, target, failed, int(done[0]) if len(done) else None))
     return curves
 
 
@@ -252,6 +299,7 @@ def markdown(report: dict) -> str:
         "episodes",
         "successes",
         "failures",
+        "unlabelled",
         "voc_successes_mean",
         "voc_successes_min",
         "mae",
@@ -266,19 +314,30 @@ def markdown(report: dict) -> str:
         lines.append(f"| {key} | {fmt(s.get(key))} |")
     d = s["detector"]
     lines.append(
-        f"| detector | done >= {d['done_threshold']}, smoothing {d['smoothing_s']} s, hold {d['hold_s']} s |"
+        f"| detector | done >= {d['done_threshold']}, smoothing {d['smoothing_s']} s, hold {d['hold_s']} s"
+        f"{'' if s.get('detector_tuned') else ' (not tuned)'} |"
+    )
+    m = s.get("detector_margin") or {}
+    lines.append(
+        f"| detector margin | highest on a failure {fmt(m.get('highest_on_failure'))} "
+        f"(gap {fmt(m.get('failure_gap'))}), lowest peak on a success {fmt(m.get('lowest_peak_on_success'))} "
+        f"(gap {fmt(m.get('success_gap'))}) |"
     )
     return "\n".join(lines) + "\n\n" + LEGEND + "\n"
 
 
 LEGEND = """What the rows mean:
-- voc_successes_mean/min: Spearman correlation of the reward with time on successful episodes (1 = always rising).
+- successes / failures / unlabelled: episodes whose outcome is known (ground truth, eval_info, labels that mark
+  a failure) or not; unlabelled episodes are scored like demonstrations but never tune the detector.
+- voc_successes_mean/min: Spearman correlation of the reward with time on episodes not failed (1 = always rising).
 - mae, correlation: mean absolute error and Pearson correlation to the truth (ground truth, else the labels).
 - auroc_final_reward / auroc_max_smoothed_reward: probability that a success scores above a failure, by the
   reward over the last 0.5 s / by the highest 0.5 s average (0.5 = chance, 1 = perfect separation).
 - completion_detected: successes where the detector said "done"; completion_error_*: when it fired minus the
   true completion, in seconds (positive = late), timed leave-one-out (see detector_tuning in report.json).
-- false_completions_on_failures: failed episodes the detector called done."""
+- false_completions_on_failures: failed episodes the detector called done.
+- detector margin: the highest reward on a failure and the lowest peak on a success, smoothed as the detector
+  smooths it, against its done threshold (gap > 0: clear by that much; a small failure gap is a near miss)."""
 
 
 def write_report(
@@ -293,22 +352,25 @@ def write_report(
     on (default: CompletionDetector's defaults)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tunable = tune and sum(c.completion_frame is not None for c in curves) >= 2
-    detector = tune_detector(curves) if tunable else (detector or CompletionDetector())
+    untunable = why_not_tunable(curves) if tune else "tuning was not asked for"
+    tunable = untunable is None
+    labelled = [c for c in curves if c.success is not None]  # unlabelled episodes never tune it
+    detector = tune_detector(labelled) if tunable else (detector or CompletionDetector())
     # Timing is scored on detectors tuned without the episode they time (leave-one-out), so the
     # report never grades the detector on the episodes it was tuned on; `detector` (tuned on all)
     # is the setting to use on new data.
     held_out = (
-        {c.episode: tune_detector([o for o in curves if o is not c]) for c in curves} if tunable else None
+        {c.episode: tune_detector([o for o in labelled if o is not c]) for c in curves} if tunable else None
     )
     report = score(curves, detector, held_out)
     report["summary"]["detector_tuning"] = (
         "thresholds tuned on all these episodes; timing scored leave-one-out (each episode timed by a detector "
         "tuned on the others)"
         if tunable
-        else "given thresholds (nothing to tune on)"
+        else f"given thresholds, not tuned: {untunable}"
     )
     report["summary"]["detector_tuned"] = tunable
+    report["summary"]["detector_fps"] = curves[0].fps if curves else None
     for c in curves:  # the curves themselves, to plot or post-process
         row = report["episodes"][c.episode]
         row["fps"] = c.fps
@@ -349,6 +411,8 @@ class EvaluateConfig(ScoringArgs):
     detector_path: str | None = None
     # Save the tuned detector at detector_path (or beside the checkpoint); false: only the copy.
     save_detector: bool = True
+    # Replace a detector already saved there (default: keep it, and say where the new one is).
+    replace_detector: bool = False
 
 
 def _saved_detector(cfg: EvaluateConfig) -> CompletionDetector | None:
@@ -366,20 +430,32 @@ def tuned_detector(report: dict) -> tuple[CompletionDetector, dict]:
     """The detector a report tuned, and what it measured there (timed leave-one-out)."""
     s = report["summary"]
     keys = ("episodes", "successes", "failures", "completion_detected", "completion_error_median_s")
-    keys += ("completion_abs_error_median_s", "false_completions_on_failures")
-    measured = {k: s[k] for k in keys}
+    keys += ("completion_abs_error_median_s", "false_completions_on_failures", "detector_margin")
+    measured = {k: s.get(k) for k in keys}
     measured["timing"] = "leave-one-out: each episode timed by a detector tuned on the others"
-    return CompletionDetector(**{k: v for k, v in s["detector"].items() if k != "fps"}), measured
+    thresholds = {k: v for k, v in s["detector"].items() if k != "fps"}
+    return CompletionDetector(fps=s.get("detector_fps") or s["detector"]["fps"], **thresholds), measured
 
 
-def save_detector(report: dict, places: list[Path], tuned_on: str) -> list[Path]:
+def save_detector(report: dict, places: list[Path], tuned_on: str, replace: bool = False) -> list[Path]:
     """Write the report's tuned detector to each of `places` (a file, or a folder: its
-    completion_detector.json); a place that cannot be written only warns."""
+    completion_detector.json). A detector already there is kept unless `replace` (a warning says where the
+    new one is); a place that cannot be written only warns."""
+    from .detector import FILENAME
+
     detector, measured = tuned_detector(report)
     saved = []
     for where in places:
+        target = Path(where) / FILENAME if Path(where).is_dir() else Path(where)
+        if target.is_file() and not replace:
+            others = [str(p) for p in saved] or ["the output folder"]
+            log.warning(
+                "kept the completion detector already at %s; the one tuned now is in %s. Pass "
+                "--replace_detector=true to replace it.", target, ", ".join(others),
+            )  # fmt: skip
+            continue
         try:
-            saved.append(detector.save_pretrained(where, tuned_on, measured))
+            saved.append(detector.save_pretrained(target, tuned_on, measured))
         except OSError as e:
             log.warning("could not save the completion detector at %s (%s)", where, e.strerror)
     return saved
@@ -395,13 +471,14 @@ def run(cfg: EvaluateConfig) -> dict:
     report = write_report(curves, out_dir, detector=_saved_detector(cfg))
     print(markdown(report))
     print(f"report.json (with every episode's rewards), report.md and plots in {out_dir}")
-    if report["summary"]["detector_tuned"]:
-        places = [out_dir / "completion_detector.json"]
-        if cfg.save_detector and (cfg.detector_path or cfg.policy.path):
-            places.append(Path(cfg.detector_path or cfg.policy.path))
-        episodes = cfg.dataset.episodes if cfg.dataset.episodes is not None else "all"
-        for path in save_detector(
-            report, places, f"rewact evaluate on {cfg.dataset.root} episodes {episodes}"
-        ):
-            print(f"tuned completion detector saved: {path}")
+    if not report["summary"]["detector_tuned"]:
+        log.warning("the completion detector was NOT tuned or saved: %s", why_not_tunable(curves))
+        return report
+    places = [out_dir / "completion_detector.json"]
+    if cfg.save_detector and (cfg.detector_path or cfg.policy.path):
+        places.append(Path(cfg.detector_path or cfg.policy.path))
+    episodes = cfg.dataset.episodes if cfg.dataset.episodes is not None else "all"
+    source = cfg.rollout_log or f"{cfg.dataset.root} episodes {episodes}"
+    for path in save_detector(report, places, f"rewact evaluate on {source}", cfg.replace_detector):
+        print(f"tuned completion detector saved: {path}")
     return report
