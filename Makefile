@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint schema bench bench-reward bench-failures system-deps clean
+.PHONY: demo test lint schema bench bench-reward bench-failures bench-closed-loop system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -67,6 +67,12 @@ CONFIGS ?=
 BENCH_REWARD_ARGS ?=
 bench-reward: $(STAMP)
 	$(PY) benchmarks/reward_bench.py --costs $(CONFIGS) $(BENCH_REWARD_ARGS)
+
+# Policies on their own rollouts in the simulator: success rates (90 % intervals), the detector and the
+# reward on the rollouts (benchmarks/closed_loop.py; hours on 2 CPU cores at the default size).
+CLOSED_LOOP_ARGS ?=
+bench-closed-loop: $(STAMP)
+	MUJOCO_GL=egl $(PY) benchmarks/closed_loop.py $(CLOSED_LOOP_ARGS)
 
 # ACT vs RewACT plain / failures masked / RA-BC on the demo data (about an hour on 2 CPU cores).
 bench-failures: $(STAMP)

@@ -58,6 +58,18 @@ def marker_ds(datasets_dir) -> Path:
     return _dataset(datasets_dir, "state2_cam1")
 
 
+@pytest.fixture(scope="session")
+def demo_ds(tmp_path_factory):
+    """(spec, root) of 3 simulated demo episodes at 24x32 (one failing), shared by the tests that need it."""
+    pytest.importorskip("gym_aloha")
+    from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, generate
+
+    spec = DemoDataSpec(
+        num_episodes=3, failure_share=0.34, image_height=24, image_width=32, seed=5, workers=1
+    )
+    return spec, generate(spec, tmp_path_factory.mktemp("sim") / "aloha")
+
+
 @pytest.fixture(scope="session", params=sorted(SHAPES))
 def any_ds(request, datasets_dir) -> Path:
     """Each dataset shape in turn."""

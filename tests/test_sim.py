@@ -115,14 +115,6 @@ def test_demo_task_is_checked_and_old_stamps_stay_valid():
     }
 
 
-@pytest.fixture(scope="module")
-def demo_ds(tmp_path_factory):
-    spec = DemoDataSpec(
-        num_episodes=3, failure_share=0.34, image_height=24, image_width=32, seed=5, workers=1
-    )
-    return spec, generate(spec, tmp_path_factory.mktemp("sim") / "aloha")
-
-
 def test_dataset_loads_back_with_ground_truth_lined_up(demo_ds):
     spec, root = demo_ds
     dataset = load_dataset(root)
