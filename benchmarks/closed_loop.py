@@ -22,6 +22,8 @@ the demo data recorded it (its size, no shadows: `render_like_the_data`). Polici
     act_all         LeRobot's ACT on every training episode
     rewact          RewACT, ground-truth labels, failed frames train the reward only (the default)
     rewact_rabc     rewact + RA-BC weights from cross-fitted progress (`rewact progress`, 0.4.4 route)
+    rewact_advantage      rewact + advantage-conditioned actions (failures train "not good"), from the labels
+    rewact_advantage_cfg  the same, acting with classifier-free guidance w = 2
 
     python benchmarks/closed_loop.py                                  # every policy, 3 seeds, 50 rollouts
     python benchmarks/closed_loop.py --policies act_all rewact --seeds 1000 --rollouts 20 --steps 2000
@@ -51,7 +53,7 @@ ROLLOUT_SEED = 500_000  # simulator seeds of the rollouts: none is a training ep
 ACT_FIELDS = ("dim_model", "dim_feedforward", "n_heads", "chunk_size", "n_action_steps", "n_encoder_layers",
               "n_vae_encoder_layers", "latent_dim", "optimizer_lr", "optimizer_lr_backbone", "device",
               "pretrained_backbone_weights")  # fmt: skip
-POLICIES = ("act_successes", "act_all", "rewact", "rewact_rabc")
+POLICIES = ("act_successes", "act_all", "rewact", "rewact_rabc", "rewact_advantage", "rewact_advantage_cfg")
 
 
 def policy_flags(name: str, size: dict[str, Any], progress: Path | None) -> list[str]:
@@ -64,6 +66,10 @@ def policy_flags(name: str, size: dict[str, Any], progress: Path | None) -> list
     rewact = ["--policy.type=rewact", *flags(size), "--policy.reward_labels=ground_truth"]
     if name == "rewact_rabc":
         rewact.append(f"--policy.rabc_progress_path={progress}")
+    if name.startswith("rewact_advantage"):  # from the ground-truth labels (trusted here: the simulator's)
+        rewact.append("--policy.advantage_conditioning=true")
+    if name == "rewact_advantage_cfg":
+        rewact.append("--policy.advantage_guidance=2.0")
     return rewact
 
 

@@ -119,14 +119,17 @@ class RewACTModel(ACT):
         pos_embed = torch.cat([self.encoder_1d_feature_pos_embed.weight[:1].unsqueeze(1), observed.pos_embed])
         return Encoded(self.encoder(tokens, pos_embed=pos_embed), pos_embed)
 
-    def decode(self, encoded: Encoded) -> Tensor:
-        """ACT's action chunk (B, chunk_size, action_dim) from the encoder's output."""
+    def decode(self, encoded: Encoded, query: Tensor | None = None) -> Tensor:
+        """ACT's action chunk (B, chunk_size, action_dim) from the encoder's output. ACT's decoder queries
+        are zeros; `query` (B, dim) is added to every one of a sample's (advantage conditioning)."""
         b = encoded.tokens.shape[1]
         decoder_in = torch.zeros(
             (self.config.chunk_size, b, self.config.dim_model),
             dtype=encoded.pos_embed.dtype,
             device=encoded.pos_embed.device,
         )
+        if query is not None:
+            decoder_in = decoder_in + query.to(decoder_in.dtype).unsqueeze(0)
         out = self.decoder(
             decoder_in,
             encoded.tokens,

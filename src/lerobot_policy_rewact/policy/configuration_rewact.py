@@ -148,6 +148,17 @@ class RewACTConfig(PreTrainedConfig):
             LeRobot 0.6's `--sample_weighting`: weight each sample's action loss by its progress delta
             over the chunk, read from a progress parquet (`rewact progress` writes one), as LeRobot
             0.6's RA-BC does. On LeRobot 0.6 use `--sample_weighting.type=rabc` instead.
+        advantage_conditioning: condition ACT's actions on whether each training chunk's advantage is
+            good (`advantage.py`: the progress gained over the chunk against the median gain at that
+            progress; failed frames and chunks that reach a failure are "not good"), so failed and slow
+            data train the actions as what not to do instead of being masked away. Acting conditions
+            on "good". Off by default.
+        advantage_dropout: share of training samples whose indicator is dropped, so one model also acts
+            unconditioned (what classifier-free guidance needs).
+        advantage_guidance: acting's weight w on the condition: a_u + w (a_c - a_u); 1 (default) is the
+            conditioned chunk alone (one decoder pass), > 1 pushes further from the unconditioned one.
+        advantage_progress_path: the progress the advantage is computed from: a `rewact progress` parquet
+            (cross-fitted, the column of rabc_head_mode); unset: the reward labels (when you trust them).
         reward_every_step: compute a fresh reward at every `select_action` call (True), or only
             when ACT recomputes its action chunk (False: no extra cost; `last_reward` keeps the
             reward of the last chunk call on the steps between).
@@ -188,6 +199,10 @@ class RewACTConfig(PreTrainedConfig):
     rabc_progress_path: str | None = None
     rabc_kappa: float = 0.01
     rabc_head_mode: str = "sparse"
+    advantage_conditioning: bool = False
+    advantage_dropout: float = 0.3
+    advantage_guidance: float = 1.0
+    advantage_progress_path: str | None = None
 
     reward_every_step: bool = True
     select_action_returns_reward: bool = False
@@ -220,6 +235,17 @@ class RewACTConfig(PreTrainedConfig):
         _check_choice("rabc_head_mode", self.rabc_head_mode, ("sparse", "dense"))
         if self.rabc_kappa <= 0:
             raise ValueError(f"rabc_kappa must be > 0, got {self.rabc_kappa}.")
+        if not 0.0 <= self.advantage_dropout <= 1.0:
+            raise ValueError(f"advantage_dropout must be in [0, 1], got {self.advantage_dropout}.")
+        if not self.advantage_guidance >= 0.0:
+            raise ValueError(
+                f"advantage_guidance must be >= 0 (1: the conditioned chunk), got {self.advantage_guidance}."
+            )
+        if self.advantage_conditioning and self.action_loss_on_failures:
+            raise ValueError(
+                "advantage_conditioning already trains the actions on failed frames (as 'not good'): "
+                "leave action_loss_on_failures off."
+            )
         if not 0.0 <= self.reward_state_dropout <= 1.0:
             raise ValueError(f"reward_state_dropout must be in [0, 1], got {self.reward_state_dropout}.")
         _check_choice("reward_memory", self.reward_memory, REWARD_MEMORIES)

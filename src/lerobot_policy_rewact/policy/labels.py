@@ -161,6 +161,10 @@ class RewardTargets:
     def __len__(self) -> int:
         return len(self._targets)
 
+    def frames(self) -> tuple[np.ndarray, np.ndarray]:
+        """(targets, failed) of every frame of the dataset, by global index."""
+        return self._targets.cpu().numpy().astype(np.float64), self._failed.cpu().numpy()
+
     def lookup(self, index: torch.Tensor, episode_index: torch.Tensor | None = None) -> torch.Tensor:
         """Targets of the frames with these global indices (shape of `index`, float32)."""
         if self._targets.device != index.device:  # moved once, then kept on the training device

@@ -38,9 +38,11 @@ from torch.nn import functional as F  # noqa: N812
 
 from .. import compat
 from .act_network import Encoded, RewACTModel
+from .advantage import GOOD, NONE, AdvantageIndicators, AdvantageQuery, indicators, progress_from_file
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig, former_defaults
 from .delta_timestamps import prepare_config
+from .episodes import episode_table
 from .labels import RewardTargets
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
@@ -179,7 +181,24 @@ class RewACTPolicy(ACTPolicy):
             RewardTargets.from_config(config, dataset_meta) if dataset_meta is not None else None
         )
         self._rabc = SampleWeights.from_config(config) if config.rabc_progress_path else None
+        # Advantage conditioning: the decoder query of an indicator, and each training frame's indicator.
+        self.advantage_query = AdvantageQuery(config.dim_model) if config.advantage_conditioning else None
+        self._advantage = (
+            self._advantage_indicators(dataset_meta)
+            if config.advantage_conditioning and dataset_meta is not None
+            else None
+        )
         self._console = ConsoleMetrics()
+
+    def _advantage_indicators(self, meta: Any) -> AdvantageIndicators:
+        """Each frame's indicator from the labels' progress (or the progress file) and failed frames."""
+        targets, failed = self.reward_targets.frames()
+        progress = (
+            progress_from_file(self.config.advantage_progress_path, len(targets), self.config.rabc_head_mode)
+            if self.config.advantage_progress_path
+            else targets
+        )
+        return AdvantageIndicators(indicators(progress, failed, episode_table(meta), self.config.chunk_size))
 
     # ------------------------------------------------------------------ the reward path
     def reward_feature(self, encoded: Encoded) -> Tensor:
@@ -369,7 +388,7 @@ class RewACTPolicy(ACTPolicy):
         observed = self.model.observe(batch)
         latent, mu, log_sigma_x2 = self.model.latent(batch)
         encoded = self.model.encode(batch, latent, observed)
-        actions_hat = self.model.decode(encoded)
+        actions_hat = self._decode(encoded, self._training_indicator(batch))
         output, target = self._reward_pass(batch, past, observed, encoded, acting_latent=mu is None)
         reward_loss = self.reward_head.loss(output, target)  # (B,)
         l1_sum, l1_count, kld = self._act_loss_terms(batch, actions_hat, mu, log_sigma_x2)
@@ -472,6 +491,7 @@ class RewACTPolicy(ACTPolicy):
         if (
             not self.config.failure_mask_chunk_steps
             or self.config.action_loss_on_failures
+            or self.config.advantage_conditioning
             or self.reward_targets is None
             or "index" not in batch
         ):
@@ -481,10 +501,10 @@ class RewACTPolicy(ACTPolicy):
 
     def _trained_frames(self, batch: dict[str, Tensor]) -> Tensor:
         """(B,) 1.0 where the frame trains ACT's action loss, 0.0 on failed frames (unless
-        action_loss_on_failures)."""
+        action_loss_on_failures, or advantage conditioning, where they train the "not good" actions)."""
         index = batch["index"]
-        if self.config.action_loss_on_failures:
-            return torch.ones(index.shape[0], device=index.device)
+        if self.config.action_loss_on_failures or self.config.advantage_conditioning:
+            return torch.ones(index.shape[0], device=index.device)  # failures train "not good" actions
         return (~self._labels().failed(index)).float()
 
     def _labels(self) -> RewardTargets:
@@ -556,13 +576,44 @@ class RewACTPolicy(ACTPolicy):
         self.eval()
         return self._stateless(batch)[2]
 
+    def _decode(self, encoded: Encoded, indicator: Tensor | None = None) -> Tensor:
+        """ACT's action chunk. With advantage conditioning: for `indicator` (B,) (training), or when acting
+        conditioned on "good", guided by `advantage_guidance` (a_u + w (a_c - a_u))."""
+        if self.advantage_query is None:
+            return self.model.decode(encoded)
+        if indicator is not None:
+            return self.model.decode(encoded, self.advantage_query(indicator))
+        good = torch.full((encoded.tokens.shape[1],), GOOD, dtype=torch.long, device=encoded.tokens.device)
+        conditioned = self.model.decode(encoded, self.advantage_query(good))
+        w = self.config.advantage_guidance
+        if w == 1.0:
+            return conditioned
+        unconditioned = self.model.decode(encoded)
+        return unconditioned + w * (conditioned - unconditioned)
+
+    def _training_indicator(self, batch: dict[str, Tensor]) -> Tensor | None:
+        """(B,) the indicator each training sample's actions are conditioned on (NONE for the dropped
+        `advantage_dropout` share), or None without advantage conditioning."""
+        if self.advantage_query is None:
+            return None
+        if self._advantage is None:
+            raise RuntimeError(
+                "advantage_conditioning needs the dataset's metadata to compute each frame's indicator: build "
+                "the policy with dataset_meta=<LeRobotDatasetMetadata> (lerobot-train does this itself)."
+            )
+        indicator = self._advantage.lookup(batch["index"])
+        if self.training and self.config.advantage_dropout > 0:
+            dropped = torch.rand(indicator.shape, device=indicator.device) < self.config.advantage_dropout
+            indicator = torch.where(dropped, torch.full_like(indicator, NONE), indicator)
+        return indicator
+
     @torch.no_grad()
     def predict_chunk_and_reward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """ACT's action chunk (B, chunk_size, action_dim) of the current frames and the reward (B,) as
         `predict_reward` gives it, from one pass; keeps no state."""
         self.eval()
         _, encoded, reward = self._stateless(batch)
-        return self.model.decode(encoded), reward
+        return self._decode(encoded), reward
 
     @torch.no_grad()
     def predict_episode(
@@ -576,7 +627,7 @@ class RewACTPolicy(ACTPolicy):
         batch = self._prepare(batch)
         encoded = self.model.encode(batch)
         output, after = self._head(self.reward_feature(encoded), memory, episode=True, inputs=batch)
-        chunk = self.model.decode(encoded) if actions else None
+        chunk = self._decode(encoded) if actions else None
         return EpisodeStep(self.reward_head.reward(output), after, chunk)
 
     @torch.no_grad()
@@ -605,7 +656,7 @@ class RewACTPolicy(ACTPolicy):
         batch = self._prepare(batch)
         encoded = self.model.encode(batch)
         self.last_reward = self._acting_reward(encoded, batch)
-        return self.model.decode(encoded)
+        return self._decode(encoded)
 
     @torch.no_grad()
     def select_action(
