@@ -105,7 +105,9 @@ def evaluate(
     curves = ev.dataset_curves(model, DatasetArgs(root=str(data), episodes=episodes))
     report = ev.write_report(curves, out_dir, title="held-out episodes")
     if report["summary"]["detector_tuned"]:  # beside the checkpoint: CompletionDetector.from_pretrained
-        ev.save_detector(report, [checkpoint], f"rewact demo: held-out episodes {episodes} of {data}")
+        ev.save_detector(  # the demo's own checkpoint: its detector is the one tuned here
+            report, [checkpoint], f"rewact demo: held-out episodes {episodes} of {data}", replace=True
+        )
     detector = ev.tuned_detector(report)[0]
     failed = [c for c in curves if c.success is False]
     ok = [c for c in curves if c.success is not False]
