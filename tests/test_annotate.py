@@ -53,6 +53,9 @@ def test_the_annotated_copy_loads_with_lerobot_and_holds_the_reward(checkpoint, 
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _digest(marker_ds) == before  # the source is never written
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        out.name
+    ]  # no work folder beside it: nothing trained
     copy = load_dataset(out)  # LeRobot's LeRobotDataset, as a user's training or RL code opens it
     assert copy.meta.total_frames == meta.total_frames
     fired = reward_columns(expected, detector)
@@ -85,12 +88,15 @@ def test_the_annotated_copy_loads_with_lerobot_and_holds_the_reward(checkpoint, 
 
 def test_annotate_refuses_what_would_lose_or_mix_data(checkpoint, marker_ds, tmp_path):
     path, _, _ = checkpoint
+    (tmp_path / "a_file").write_text("not a folder")  # root writes read-only folders: this fails for all
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "keep.txt").write_text("mine")
     for flags, message in (
         ([f"--output_dir={tmp_path / 'taken'}"], "already exists"),
         ([f"--output_dir={marker_ds / 'copy'}"], "inside it"),
         ([f"--output_dir={tmp_path / 'new'}", "--dataset.episodes=[1]"], "drop --dataset.episodes"),
+        ([f"--output_dir={tmp_path / 'a_file' / 'copy'}"], "could not write"),  # as a read-only folder
+        ([f"--output_dir={tmp_path / 'new'}", "--dataset.episode=[1]"], "did you mean --dataset.episodes"),
     ):
         proc = run(
             [str(BIN / "rewact"), "annotate", f"--dataset.root={marker_ds}", f"--policy.path={path}", *flags]

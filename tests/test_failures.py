@@ -118,6 +118,13 @@ def test_mean_is_acts_loss_when_nothing_failed(marker_ds):
     assert loss.item() == pytest.approx(per_sample.mean().item(), rel=1e-5)
     expected = info["l1_loss"] + policy.config.kl_weight * info["kld_loss"] + info["reward_loss"]
     assert loss.item() == pytest.approx(expected, rel=1e-4)
+    # the logged l1_loss is the L1 that trains (ACT's pooled one) also where chunks run past the episode
+    whole = next(batches(marker_ds, policy, pre, episodes=[0], batch_size=64))
+    assert whole["action_is_pad"].any()
+    torch.manual_seed(0)
+    loss, info = policy.forward(whole)
+    expected = info["l1_loss"] + policy.config.kl_weight * info["kld_loss"] + info["reward_loss"]
+    assert loss.item() == pytest.approx(expected, rel=1e-4)
 
 
 def test_a_batch_of_only_failed_frames_trains_the_reward_without_nan(marker_ds):

@@ -404,7 +404,10 @@ class RewACTPolicy(ACTPolicy):
         with torch.no_grad():
             used = weight > 0
             info = {
-                "l1_loss": l1[used].mean().item() if used.any() else 0.0,
+                # pooled as ACT pools it (per-sample ratios would weigh padded chunks differently on 0.6)
+                "l1_loss": (l1_sum[used].sum() / l1_count[used].sum().clamp(min=1)).item()
+                if used.any()
+                else 0.0,
                 "reward_loss": reward_loss.mean().item(),
                 "reward_mae": (self.reward_head.reward(output) - target).abs().mean().item(),
                 "action_frames_share": used.float().mean().item(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -50,7 +51,8 @@ class AnnotateConfig(TrainingArgs, ScoringArgs):
     output_dir: str = "outputs/annotated"
     # The new dataset's id (default: the source's with a _rewact suffix).
     new_repo_id: str | None = None
-    # Where the progress run (fold models, rewards; resumable) is kept (default: <output_dir>_progress).
+    # Where the progress run (fold models, rewards; resumable) is kept (default: <output_dir>_progress;
+    # with --policy.path, a temporary folder).
     work_dir: str | None = None
     # Also write next.reward and next.done from the completion detector.
     rewards: bool = False
@@ -73,6 +75,9 @@ def _check_output(out: Path, source: Path) -> None:
         raise OutputFolderError(
             f"--output_dir={out} already exists: choose a new folder for the annotated copy (nothing was written)."
         )
+    out.absolute().parent.mkdir(parents=True, exist_ok=True)  # before any work: an unwritable place stops it
+    with tempfile.TemporaryFile(dir=out.absolute().parent):
+        pass
     if out.exists():
         out.rmdir()  # LeRobot creates the dataset folder itself
 
@@ -142,7 +147,19 @@ def _add_episode_stats(root: Path, columns: dict[str, np.ndarray], episodes: np.
 
 
 def run(cfg: AnnotateConfig) -> Path:
-    """`rewact annotate`: score every episode, then write the annotated copy (see the module docstring)."""
+    """`rewact annotate`: score every episode, then write the annotated copy (see the module docstring). A
+    folder that cannot be written stops it with one line naming the folder (nothing half-written is kept)."""
+    try:
+        return _annotate(cfg)
+    except OSError as e:
+        where = e.filename or cfg.output_dir
+        raise OutputFolderError(
+            f"could not write {where} ({e.strerror or e}): choose an --output_dir (and --work_dir) you can "
+            "write; the source dataset was not touched."
+        ) from None
+
+
+def _annotate(cfg: AnnotateConfig) -> Path:
     import pyarrow.parquet as pq
     from lerobot.datasets.dataset_tools import modify_features
 
@@ -155,8 +172,22 @@ def run(cfg: AnnotateConfig) -> Path:
     out = Path(cfg.output_dir)
     _check_output(out, source)
     shared = {f.name: getattr(cfg, f.name) for f in fields(progress.ProgressConfig) if f.name != "output_dir"}
-    work = cfg.work_dir or f"{out}_progress"
-    table = pq.read_table(progress.run(progress.ProgressConfig(**shared, output_dir=work)))
+    # With --policy.path nothing is trained: the scoring run's files go to a temporary folder.
+    scratch = (
+        tempfile.TemporaryDirectory(prefix="rewact_annotate_")
+        if cfg.policy.path and not cfg.work_dir
+        else None
+    )
+    work = cfg.work_dir or (scratch.name if scratch else f"{out}_progress")
+    try:
+        table = pq.read_table(
+            progress.run(
+                progress.ProgressConfig(**shared, output_dir=f"{work}/progress" if scratch else work)
+            )
+        )
+    finally:
+        if scratch:
+            scratch.cleanup()
     index = table["index"].to_numpy()
     per_index = {PROGRESS: table["progress_dense"].to_numpy().astype(np.float32)}
     meta = cfg.dataset.meta()

@@ -14,7 +14,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .flags import TRAINING_COMMANDS, check_list_flags, check_policy_options, root_cause, split_policy_options
+from .flags import (
+    TRAINING_COMMANDS,
+    check_exact_flags,
+    check_list_flags,
+    check_policy_options,
+    root_cause,
+    split_policy_options,
+)
 
 # name -> (what it does, "module:ConfigClass:function"), imported only when the command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -127,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             f"error: {policy_options[0]} is not an option of rewact {name} (it takes --policy.path)."
         )
     check_list_flags(args)
+    check_exact_flags(config_class, args, name)
     try:
         cfg = draccus.parse(config_class=config_class, args=args, prog=f"rewact {name}")
     except (draccus.utils.DecodingError, draccus.utils.ParsingError) as e:

@@ -68,3 +68,35 @@ def check_list_flags(args: list[str]) -> None:
             raise SystemExit(
                 f"error: {name}={value} is not a list: write it whole, e.g. {name}=[30,31,32]"
             ) from None
+
+
+def flag_names(config_class: type, prefix: str = "") -> set[str]:
+    """Every `--a.b` flag a dataclass config takes (nested dataclasses give dotted names)."""
+    import dataclasses
+
+    names = set()
+    for f in dataclasses.fields(config_class):
+        name = f"{prefix}{f.name}"
+        names.add(name)
+        kind = f.type if isinstance(f.type, type) else None
+        if kind is None and f.default_factory is not dataclasses.MISSING:  # string annotations
+            kind = type(f.default_factory())
+        if kind is not None and dataclasses.is_dataclass(kind):
+            names |= flag_names(kind, f"{name}.")
+    return names
+
+
+def check_exact_flags(config_class: type, args: list[str], command: str) -> None:
+    """Refuse a flag that is not exactly one of the command's (argparse would take `--dataset.episode=`
+    as an abbreviation of `--dataset.episodes=`), naming the closest ones."""
+    import difflib
+
+    known = flag_names(config_class)
+    for arg in args:
+        if not arg.startswith("--") or arg in ("--help", "-h"):
+            continue
+        name = arg[2:].split("=", 1)[0]
+        if name not in known and not name.startswith("config_path"):
+            close = difflib.get_close_matches(name, sorted(known), n=2)
+            hint = f": did you mean {' or '.join('--' + c for c in close)}?" if close else ""
+            raise SystemExit(f"error: rewact {command} has no option --{name}{hint}")
