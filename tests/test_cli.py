@@ -250,7 +250,8 @@ def test_the_readme_label_example_passes_labels_check_on_the_quick_start_dataset
             *[f"--dataset.root={root}" if a.startswith("--dataset.root=") else a for a in marker],
         )
     )
-    example = re.search(r"```json\n(.*?)```", readme, re.S).group(1)
+    labels_page = (REPO / "docs" / "labels.md").read_text()  # the label file example users copy
+    example = re.search(r"```json\n(.*?)```", labels_page, re.S).group(1)
     labels = tmp_path / "labels.json"
     labels.write_text(example)
     proc = rewact("labels", "check", f"--labels={labels}", f"--dataset.root={root}")

@@ -78,9 +78,7 @@ class RewACTConfig(PreTrainedConfig):
             the expected value over the bin centres).
         reward_feature: which ACT feature the head reads: "latent" (the transformer encoder's
             output at the latent token, a summary token every other token attends to) or "mean"
-            (average of all encoder output tokens). Same cost. Measured over 3 seeds (BENCHMARKS.md):
-            "mean" learns the simulated demo's task on every seed (worst MAE 0.13 vs 0.22) but reads
-            the real G1 data worse against linear labels (VOC 0.76 vs 0.83), so "latent" stays the default.
+            (average of all encoder output tokens). Same cost; "latent" stays the default (BENCHMARKS.md).
         reward_loss_weight: weight of the reward loss added to ACT's loss.
         reward_state_dropout: share of training samples whose reward is computed without the robot
             state (as for the dataset's mean state), so the reward must read the camera; ACT's actions
@@ -93,16 +91,14 @@ class RewACTConfig(PreTrainedConfig):
             computes the reward, so a control step costs what it did; see `reward_memory_history`), or
             "window" (the maximum over the current frame and the frames at `reward_memory_history` before
             it, when acting as in training: the two read the same memory; the offsets count frames that
-            changed, see `reward_memory_still`). "window" is the default: over 3 seeds it learns the
-            simulated demo's task on every seed (worst MAE 0.11 vs 0.22 for one frame) and the
-            self-resetting demo (VOC 0.88 vs 0.67), and over 6 seeds it ties one frame on the real G1 data
-            (VOC 0.84 vs 0.80); it costs about 1.6x a training step (BENCHMARKS.md). Checkpoints saved
-            before it was the default (no `reward_memory` in their config.json) load as "none".
+            changed, see `reward_memory_still`). "window" is the default (why, and what it costs:
+            BENCHMARKS.md). Checkpoints saved before it was the default (no `reward_memory` in their
+            config.json) load as "none".
         reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
         reward_memory_seconds: how far back, in seconds (negative), the past frames lie that the memory
             reads besides the current one: each training sample loads them (LeRobot's delta timestamps;
             the episode's first frame stands in for times before it) and the window memory reads them
-            when acting. Default [-6, -2]: the spans measured on the 50 fps demo (BENCHMARKS.md).
+            when acting. Default [-6, -2] (BENCHMARKS.md).
             Converted to frames with the data's fps (`memory_offsets_at`).
         reward_memory_fps: the frame rate the memory was trained at: set from the dataset when training
             starts and saved in config.json, so acting and the tools read the same spans at their own
@@ -141,9 +137,8 @@ class RewACTConfig(PreTrainedConfig):
             as failed (whole failed episodes, and frames from a failure moment on). Off by default:
             failures teach the reward, not the actions.
         failure_mask_chunk_steps: also treat the chunk steps at or after a failure frame as padding for
-            ACT (its VAE and loss), so frames just before a drop do not learn the drop. Off by default: on
-            the demo's seed 1000 it left the reward on its plateau where the same code without it did not
-            (one seed, a hint; BENCHMARKS.md, issue 31).
+            ACT (its VAE and loss), so frames just before a drop do not learn the drop. Off by default
+            (BENCHMARKS.md).
         rabc_progress_path / rabc_kappa / rabc_head_mode: reward-aligned behaviour cloning without
             LeRobot 0.6's `--sample_weighting`: weight each sample's action loss by its progress delta
             over the chunk, read from a progress parquet (`rewact progress` writes one), as LeRobot
