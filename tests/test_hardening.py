@@ -11,7 +11,7 @@ import torch
 
 from lerobot_policy_rewact import RewACTPolicy
 from lerobot_policy_rewact.policy import reward_log
-from lerobot_policy_rewact.policy.modeling_rewact import NonFiniteLossError
+from lerobot_policy_rewact.policy.loss import NonFiniteLossError
 from lerobot_policy_rewact.policy.processor_rewact import ObservationError
 from lerobot_policy_rewact.tools import evaluate
 

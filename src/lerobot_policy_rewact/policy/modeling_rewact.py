@@ -32,9 +32,8 @@ from typing import Any
 import torch
 from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.modeling_act import ACTPolicy
-from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+from lerobot.utils.constants import OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor
-from torch.nn import functional as F  # noqa: N812
 
 from .. import compat
 from .act_network import Encoded, RewACTModel
@@ -44,6 +43,13 @@ from .configuration_rewact import RewACTConfig, former_defaults
 from .delta_timestamps import prepare_config
 from .episodes import episode_table
 from .labels import RewardTargets
+from .loss import (
+    ConsoleMetrics,
+    NonFiniteLossError,
+    UnweightedMean,
+    act_loss_terms,
+    nonfinite_report,
+)
 from .reward_head import make_reward_head
 from .reward_log import RewardLog
 from .reward_memory import RewardMemory, WindowState, changed, combine, running, window
@@ -60,28 +66,6 @@ _LOADING_CHECKPOINT = contextvars.ContextVar("rewact_loading_checkpoint", defaul
 
 class CheckpointError(RuntimeError):
     """A RewACT checkpoint cannot be loaded (missing, corrupt, or for another shape)."""
-
-
-class ConsoleMetrics:
-    """RewACT's training numbers in the console every `every` steps, for LeRobot releases that send the
-    policy's own numbers only to wandb (0.4.4); newer releases print them themselves."""
-
-    def __init__(self, every: int = 100):
-        from lerobot.utils.logging_utils import AverageMeter
-
-        self.every, self.steps = every, 0
-        self.meters = {
-            k: AverageMeter(k, ":.3f") for k in ("reward_loss", "reward_mae", "action_frames_share")
-        }
-
-    def add(self, info: dict[str, float]) -> None:
-        self.steps += 1
-        for key, meter in self.meters.items():
-            meter.update(info[key])
-        if self.steps % self.every == 0:
-            log.info("rewact step:%d %s", self.steps, " ".join(str(m) for m in self.meters.values()))
-            for meter in self.meters.values():
-                meter.reset()
 
 
 @dataclass
@@ -110,32 +94,6 @@ class ActionTensor(Tensor):
             "is in policy.last_reward. For `action, reward = policy.select_action(batch)` pass return_reward=True "
             "(or set --policy.select_action_returns_reward=true); to loop over environments use action.unbind(0)."
         )
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The training loss is NaN or infinite; the message names the frames and the inputs."""
-
-
-class _UnweightedMean(torch.autograd.Function):
-    """Per-sample reward losses whose gradient is that of their plain batch mean, whatever weights the
-    caller multiplies them by.
-
-    LeRobot 0.6's sample weighting (RA-BC) computes `sum(w * loss) / sum(w)` over `forward(reduction=
-    "none")`'s per-sample losses; RA-BC is meant for the actions, and a reward that never trains on
-    the frames where progress falls (weight 0) cannot learn failures. The forward value is unchanged;
-    the backward gives each sample 1/B of the caller's overall gradient scale (the sum of the incoming
-    gradients, 1 for a weighted or plain mean, more under loss scaling), or 1/B when every weight is 0.
-    """
-
-    @staticmethod
-    def forward(ctx, losses: Tensor) -> Tensor:  # noqa: D102
-        return losses.clone()
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # noqa: D102
-        scale = grad.sum()
-        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
-        return scale.expand_as(grad) / grad.shape[0]
 
 
 class RewACTPolicy(ACTPolicy):
@@ -375,7 +333,7 @@ class RewACTPolicy(ACTPolicy):
         action loss is RA-BC weighted as LeRobot 0.6's loop weights it: sum(w * a) / sum(w).
         `reduction="none"` gives the per-sample loss (B,) for LeRobot 0.6's `--sample_weighting`:
         its weights then land on the actions only; the reward's gradient stays its plain batch mean
-        (`_UnweightedMean`). A batch made only of failed frames trains the reward alone.
+        (`loss.UnweightedMean`). A batch made only of failed frames trains the reward alone.
         """
         if reduction not in ("mean", "none"):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
@@ -391,7 +349,7 @@ class RewACTPolicy(ACTPolicy):
         actions_hat = self._decode(encoded, self._training_indicator(batch))
         output, target = self._reward_pass(batch, past, observed, encoded, acting_latent=mu is None)
         reward_loss = self.reward_head.loss(output, target)  # (B,)
-        l1_sum, l1_count, kld = self._act_loss_terms(batch, actions_hat, mu, log_sigma_x2)
+        l1_sum, l1_count, kld = act_loss_terms(self.config, batch, actions_hat, mu, log_sigma_x2)
         l1 = l1_sum / l1_count.clamp(min=1)
         action_loss = l1 + self.config.kl_weight * kld if kld is not None else l1
         trained = self._trained_frames(batch)  # (B,) 1.0, or 0.0 for failed frames
@@ -399,7 +357,7 @@ class RewACTPolicy(ACTPolicy):
         weight = trained if rabc is None else trained * rabc
         per_sample = weight * action_loss + self.config.reward_loss_weight * reward_loss
         if not torch.isfinite(per_sample).all():
-            raise NonFiniteLossError(self._nonfinite_report(batch, per_sample))
+            raise NonFiniteLossError(nonfinite_report(batch, per_sample))
 
         with torch.no_grad():
             used = weight > 0
@@ -417,7 +375,7 @@ class RewACTPolicy(ACTPolicy):
         if self.training and not compat.PRINTS_POLICY_METRICS:
             self._console.add(info)
         if reduction == "none":
-            unweighted = _UnweightedMean.apply(reward_loss)
+            unweighted = UnweightedMean.apply(reward_loss)
             return trained * action_loss + self.config.reward_loss_weight * unweighted, info
         if rabc is not None:  # as LeRobot 0.6's loop: sum(w * loss) / sum(w)
             action_mean = (weight * action_loss).sum() / (rabc.sum() + SAMPLE_WEIGHT_EPSILON)
@@ -448,43 +406,6 @@ class RewACTPolicy(ACTPolicy):
         else:
             acting = encoded if acting_latent else self.model.encode(batch, None, observed)
         return self._training_reward(batch, past, self.reward_feature(acting))
-
-    def _act_loss_terms(
-        self, batch: dict[str, Tensor], actions_hat: Tensor, mu: Tensor | None, log_sigma_x2: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
-        """ACT's loss per sample: (L1 summed over the chunk's real (not padded) steps, what ACT divides
-        that sum by, the VAE's KL or None)."""
-        real = ~batch["action_is_pad"].unsqueeze(-1)
-        l1_sum = (F.l1_loss(batch[ACTION], actions_hat, reduction="none") * real).sum(dim=(1, 2))
-        l1_count = compat.act_l1_count(real, actions_hat.shape[-1])
-        kld = (
-            (-0.5 * (1 + log_sigma_x2 - mu.pow(2) - log_sigma_x2.exp())).sum(-1)
-            if self.config.use_vae and mu is not None
-            else None
-        )
-        return l1_sum, l1_count, kld
-
-    def _nonfinite_report(self, batch: dict[str, Tensor], per_sample: Tensor) -> str:
-        """Which samples and which inputs made the loss NaN or infinite."""
-        bad = ~torch.isfinite(per_sample)
-        frames = ", ".join(
-            f"(episode {int(e)}, index {int(i)})"
-            for e, i in zip(batch["episode_index"][bad][:5], batch["index"][bad][:5], strict=True)
-        )
-        inputs = [
-            k for k, v in batch.items()
-            if isinstance(v, Tensor) and v.is_floating_point() and not torch.isfinite(v[bad]).all()
-        ]  # fmt: skip
-        cause = (
-            f"non-finite values in {inputs}: fix those frames of the dataset (or leave their episodes out "
-            "with --dataset.episodes)"
-            if inputs
-            else "the inputs are finite, so training diverged: lower --policy.optimizer_lr"
-        )
-        return (
-            f"The loss is NaN or infinite for {int(bad.sum())} sample(s), e.g. {frames}: {cause}. Training stopped "
-            "before saving NaN weights; the last checkpoint is intact."
-        )
 
     def _failed_chunk_steps(self, batch: dict[str, Tensor]) -> Tensor:
         """(B, chunk) True at the chunk steps whose frame the labels mark as failed (from a failure moment

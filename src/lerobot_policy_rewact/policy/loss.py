@@ -1,0 +1,106 @@
+"""RewACT's training loss, the parts beside the model: ACT's action loss terms as the installed release
+computes them, the reward loss's gradient under LeRobot 0.6's sample weighting, the report of a NaN
+loss, and the console metrics. `RewACTPolicy.forward` combines them (failure masks, RA-BC, advantage
+conditioning) into the loss LeRobot's training loop minimises.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from lerobot.utils.constants import ACTION
+from torch import Tensor
+from torch.nn import functional as F  # noqa: N812
+
+from .. import compat
+
+log = logging.getLogger(__name__)
+
+
+class ConsoleMetrics:
+    """RewACT's training numbers in the console every `every` steps, for LeRobot releases that send the
+    policy's own numbers only to wandb (0.4.4); newer releases print them themselves."""
+
+    def __init__(self, every: int = 100):
+        from lerobot.utils.logging_utils import AverageMeter
+
+        self.every, self.steps = every, 0
+        self.meters = {
+            k: AverageMeter(k, ":.3f") for k in ("reward_loss", "reward_mae", "action_frames_share")
+        }
+
+    def add(self, info: dict[str, float]) -> None:
+        self.steps += 1
+        for key, meter in self.meters.items():
+            meter.update(info[key])
+        if self.steps % self.every == 0:
+            log.info("rewact step:%d %s", self.steps, " ".join(str(m) for m in self.meters.values()))
+            for meter in self.meters.values():
+                meter.reset()
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss is NaN or infinite; the message names the frames and the inputs."""
+
+
+class UnweightedMean(torch.autograd.Function):
+    """Per-sample reward losses whose gradient is that of their plain batch mean, whatever weights the
+    caller multiplies them by.
+
+    LeRobot 0.6's sample weighting (RA-BC) computes `sum(w * loss) / sum(w)` over `forward(reduction=
+    "none")`'s per-sample losses; RA-BC is meant for the actions, and a reward that never trains on
+    the frames where progress falls (weight 0) cannot learn failures. The forward value is unchanged;
+    the backward gives each sample 1/B of the caller's overall gradient scale (the sum of the incoming
+    gradients, 1 for a weighted or plain mean, more under loss scaling), or 1/B when every weight is 0.
+    """
+
+    @staticmethod
+    def forward(ctx, losses: Tensor) -> Tensor:  # noqa: D102
+        return losses.clone()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # noqa: D102
+        scale = grad.sum()
+        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+        return scale.expand_as(grad) / grad.shape[0]
+
+
+def act_loss_terms(
+    config: Any, batch: dict[str, Tensor], actions_hat: Tensor, mu: Tensor | None, log_sigma_x2: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """ACT's loss per sample: (L1 summed over the chunk's real (not padded) steps, what ACT divides
+    that sum by, the VAE's KL or None)."""
+    real = ~batch["action_is_pad"].unsqueeze(-1)
+    l1_sum = (F.l1_loss(batch[ACTION], actions_hat, reduction="none") * real).sum(dim=(1, 2))
+    l1_count = compat.act_l1_count(real, actions_hat.shape[-1])
+    kld = (
+        (-0.5 * (1 + log_sigma_x2 - mu.pow(2) - log_sigma_x2.exp())).sum(-1)
+        if config.use_vae and mu is not None
+        else None
+    )
+    return l1_sum, l1_count, kld
+
+
+def nonfinite_report(batch: dict[str, Tensor], per_sample: Tensor) -> str:
+    """Which samples and which inputs made the loss NaN or infinite."""
+    bad = ~torch.isfinite(per_sample)
+    frames = ", ".join(
+        f"(episode {int(e)}, index {int(i)})"
+        for e, i in zip(batch["episode_index"][bad][:5], batch["index"][bad][:5], strict=True)
+    )
+    inputs = [
+        k for k, v in batch.items()
+        if isinstance(v, Tensor) and v.is_floating_point() and not torch.isfinite(v[bad]).all()
+    ]  # fmt: skip
+    cause = (
+        f"non-finite values in {inputs}: fix those frames of the dataset (or leave their episodes out "
+        "with --dataset.episodes)"
+        if inputs
+        else "the inputs are finite, so training diverged: lower --policy.optimizer_lr"
+    )
+    return (
+        f"The loss is NaN or infinite for {int(bad.sum())} sample(s), e.g. {frames}: {cause}. Training stopped "
+        "before saving NaN weights; the last checkpoint is intact."
+    )
