@@ -23,6 +23,7 @@ import numpy as np
 from ..files import fresh_output_dir
 from .checkpoints import PolicyArgs, check_device
 from .presets import CPU, TrainingArgs, policy_flags
+from .quiet import quiet_libraries, run_training
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ class DemoConfig(TrainingArgs):
     # Where training and scoring run (device: cuda, mps, cpu; unset: the CPU) and use_amp; any other policy
     # flag (e.g. --policy.reward_feature=mean) goes to the training, after the CPU preset.
     policy: PolicyArgs = field(default_factory=PolicyArgs)
+    # Show every library's output (LeRobot's configuration and log, FFmpeg, the datasets library); by
+    # default one progress bar per stage, with LeRobot's training log in <output_dir>/train.log.
+    verbose: bool = False
 
 
 def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
@@ -78,7 +82,10 @@ def train(cfg: DemoConfig, data: Path, train_episodes: list[int]) -> Path:
         "--wandb.enable=false",
     ]
     log.info("training: %s", " ".join(cmd))
-    subprocess.run(cmd, check=True)
+    if cfg.verbose:
+        subprocess.run(cmd, check=True)
+    else:  # LeRobot's output (its configuration, per-step bars) goes to train.log; one bar here
+        run_training(cmd, Path(cfg.output_dir) / "train.log", cfg.steps, "training RewACT")
     return run_dir / "checkpoints" / "last" / "pretrained_model"
 
 
@@ -164,6 +171,8 @@ def run(cfg: DemoConfig) -> dict:
         )
     if cfg.policy.device:
         check_device(cfg.policy.device)
+    if not cfg.verbose:
+        quiet_libraries()
     t0 = time.perf_counter()
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
