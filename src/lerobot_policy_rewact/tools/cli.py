@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     if policy_options:
         check_policy_options(policy_options)
         cfg.policy.options = policy_options
+    if name in TRAINING_COMMANDS and not getattr(cfg, "verbose", False):
+        from .quiet import quiet_libraries
+
+        quiet_libraries()  # the commands that train: their bars, not FFmpeg's or the datasets library's
     try:
         function(cfg)
     except _user_errors() as e:
