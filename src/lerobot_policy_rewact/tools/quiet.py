@@ -64,6 +64,7 @@ def run_training(cmd: list[str], log_path: Path, steps: int, desc: str = "traini
     reward loss from LeRobot's log lines). On failure the log's last lines are printed and the error raised."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=40)
+    shown: dict[str, str] = {}
     with open(log_path, "w") as out, tqdm(total=steps, desc=desc, unit="step") as bar:
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
@@ -75,8 +76,9 @@ def run_training(cmd: list[str], log_path: Path, steps: int, desc: str = "traini
             step, loss, reward = STEP.search(line), LOSS.search(line), REWARD_LOSS.search(line)
             if step and not line.lstrip().startswith("rewact"):
                 bar.update(max(0, min(steps, _steps(step)) - bar.n))
-            if loss or reward:
-                bar.set_postfix({k: m.group(1) for k, m in (("loss", loss), ("reward_loss", reward)) if m})
+            if loss or reward:  # LeRobot's line has the loss, RewACT's console line the reward loss
+                shown.update({k: m.group(1) for k, m in (("loss", loss), ("reward_loss", reward)) if m})
+                bar.set_postfix(shown)
         code = proc.wait()
         if code == 0:
             bar.update(steps - bar.n)
