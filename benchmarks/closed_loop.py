@@ -50,18 +50,15 @@ REPO = Path(__file__).resolve().parents[1]
 EPISODES, HELD_OUT = 60, 20
 DATA = REPO / "data" / "aloha-transfer-bench"
 ROLLOUT_SEED = 500_000  # simulator seeds of the rollouts: none is a training episode's (0 .. 59)
-ACT_FIELDS = ("dim_model", "dim_feedforward", "n_heads", "chunk_size", "n_action_steps", "n_encoder_layers",
-              "n_vae_encoder_layers", "latent_dim", "optimizer_lr", "optimizer_lr_backbone", "device",
-              "pretrained_backbone_weights")  # fmt: skip
 POLICIES = ("act_successes", "act_all", "rewact", "rewact_rabc", "rewact_advantage", "rewact_advantage_cfg")
 
 
 def policy_flags(name: str, size: dict[str, Any], progress: Path | None) -> list[str]:
     """The `--policy.*` flags of a recipe at a model size."""
-    from lerobot_policy_rewact.tools.presets import policy_flags as flags
+    from lerobot_policy_rewact.tools.presets import act_options, policy_flags as flags
 
     if name.startswith("act"):
-        act = {k: v for k, v in size.items() if k in ACT_FIELDS}
+        act = act_options(size)
         return ["--policy.type=act", "--policy.push_to_hub=false", *flags(act)]
     rewact = ["--policy.type=rewact", *flags(size), "--policy.reward_labels=ground_truth"]
     if name == "rewact_rabc":

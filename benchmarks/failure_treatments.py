@@ -32,20 +32,6 @@ from lerobot_policy_rewact.tools.checkpoints import PolicyArgs
 from lerobot_policy_rewact.tools.datasets import DatasetArgs, open_dataset
 
 REWARD_KEYS = ("mae", "voc_successes_mean", "auroc_final_reward", "auroc_max_smoothed_reward")
-ACT_FIELDS = (
-    "dim_model",
-    "dim_feedforward",
-    "n_heads",
-    "chunk_size",
-    "n_action_steps",
-    "n_encoder_layers",
-    "n_vae_encoder_layers",
-    "latent_dim",
-    "optimizer_lr",
-    "optimizer_lr_backbone",
-    "device",
-    "pretrained_backbone_weights",
-)
 
 
 def train(name: str, policy_flags: list[str], data: Path, out: Path, args) -> tuple[Path, float]:
@@ -121,7 +107,7 @@ def main() -> None:
         *presets.policy_flags(presets.CPU),
         "--policy.reward_labels=ground_truth",
     ]
-    act_options = {k: v for k, v in presets.CPU.items() if k in ACT_FIELDS}
+    act_options = presets.act_options(presets.CPU)
     act = ["--policy.type=act", "--policy.push_to_hub=false", *presets.policy_flags(act_options)]
     progress_dir = out / "progress"
     t0 = time.perf_counter()

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from lerobot.utils.constants import OBS_ENV_STATE, OBS_STATE
 
+from .reward_memory import changed
+
 EPS = 1e-8  # LeRobot's normalizer's
 
 
@@ -40,15 +42,13 @@ class StillRule:
     offsets: tuple[int, ...]
 
     def kept(self, states: np.ndarray) -> np.ndarray:
-        """(T,) which frames of one episode (states (T, D), in order) advance the window, as when acting:
-        the first frame starts it and is not counted."""
+        """(T,) which frames of one episode (states (T, D), in order) advance the window: acting's own rule
+        (`reward_memory.changed`) on the normalized states; the first frame starts it and is not counted."""
         norm = ((states.astype(np.float64) - self.shift) * self.scale).astype(np.float32)
-        kept = np.zeros(len(norm), dtype=bool)
-        last = norm[0]
-        for t in range(1, len(norm)):
-            if np.abs(norm[t] - last).max(initial=0.0) > self.still:
-                kept[t], last = True, norm[t]
-        return kept
+        kept, _ = changed(
+            {self.key: torch.from_numpy(norm)[None]}, None, self.still, per_dimension=(self.key,)
+        )
+        return kept[0].numpy()
 
     def positions(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frames, padding), each (T, len(offsets)): the episode frames each frame's window reads at

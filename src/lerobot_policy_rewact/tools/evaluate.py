@@ -116,12 +116,8 @@ def detector_margin(curves: list[EpisodeCurve], detector: CompletionDetector) ->
     smoothed as the detector smooths it on a failed episode, and the lowest such peak on a successful one
     (None without such episodes); `failure_gap` / `success_gap` > 0: clear of the threshold by that much."""
 
-    def peak(c: EpisodeCurve) -> float:
-        frames = max(1, int(round(detector.smoothing_s * c.fps)))
-        return float(moving_average(c.pred, frames, full_windows_only=True).max())
-
-    failed = [peak(c) for c in curves if c.success is False]
-    succeeded = [peak(c) for c in curves if c.success is True]
+    failed = [_smoothed_max(c.pred, c.fps, detector.smoothing_s) for c in curves if c.success is False]
+    succeeded = [_smoothed_max(c.pred, c.fps, detector.smoothing_s) for c in curves if c.success is True]
     high, low = (max(failed) if failed else None), (min(succeeded) if succeeded else None)
     threshold = detector.done_threshold
     return {

@@ -39,6 +39,16 @@ CPU: dict[str, Any] = {
 }
 
 
+def act_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options LeRobot's ACT takes too: a plain ACT baseline of the same size."""
+    from dataclasses import fields
+
+    from lerobot.policies.act.configuration_act import ACTConfig
+
+    names = {f.name for f in fields(ACTConfig)}
+    return {k: v for k, v in options.items() if k in names}
+
+
 def policy_flags(options: dict[str, Any]) -> list[str]:
     """`--policy.<name>=<value>` flags for lerobot-train (None is written as null)."""
     return [f"--policy.{k}={'null' if v is None else v}" for k, v in options.items()]
