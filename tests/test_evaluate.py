@@ -66,6 +66,27 @@ def test_detector_says_failing_when_progress_falls():
     assert det.update(0.1) == RUNNING
 
 
+def test_detector_on_a_whole_curve_decides_as_step_by_step():
+    """`run` and `states` (whole curves, used by tuning) make the decisions `update` makes one control step
+    at a time, on curves that complete, fail, or do neither."""
+    rng = np.random.default_rng(3)
+    outcomes = set()
+    for _ in range(60):
+        n = int(rng.integers(1, 300))
+        curve = np.clip(np.cumsum(rng.normal(0.004, 0.03, n)) + rng.normal(0, 0.05, n), 0, 1)
+        det = CompletionDetector(
+            fps=float(rng.choice([10, 30, 50])), done_threshold=float(rng.choice([0.5, 0.7, 0.9])),
+            smoothing_s=float(rng.choice([0.1, 0.2, 0.4])), hold_s=float(rng.choice([0.1, 0.2, 0.4])),
+        )  # fmt: skip
+        det.reset()
+        streamed = [det.update(r) for r in curve]
+        assert det.states(curve) == streamed
+        fired = next((t for t, s in enumerate(streamed) if s != RUNNING), None)
+        assert det.run(curve) == (streamed[-1], fired)
+        outcomes.add(streamed[-1])
+    assert outcomes == {RUNNING, DONE, FAILING}  # every branch was compared
+
+
 def test_score_reports_separation_and_timing():
     fps = 50
     ok = [

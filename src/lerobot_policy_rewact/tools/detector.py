@@ -156,16 +156,39 @@ class CompletionDetector:
 
     def states(self, rewards: np.ndarray) -> list[str]:
         """The state after each reward of a whole curve, from a fresh start."""
-        self.reset()
-        return [self.update(r) for r in np.asarray(rewards, dtype=float)]
+        state, frame = self.run(rewards)
+        n = len(np.asarray(rewards))
+        return [RUNNING] * n if frame is None else [RUNNING] * frame + [state] * (n - frame)
 
     def run(self, rewards: np.ndarray) -> tuple[str, int | None]:
-        """Run over a whole reward curve: (final state, frame where it fired or None)."""
+        """Run over a whole reward curve: (final state, frame where it fired or None). The same decisions as
+        feeding `update` frame by frame, computed on the whole curve at once (tuning runs it many times)."""
         self.reset()
-        for t, r in enumerate(np.asarray(rewards, dtype=float)):
-            if self.update(r) != RUNNING:
-                return self.state, t
+        r = np.asarray(rewards, dtype=float)
+        if r.size == 0:
+            return RUNNING, None
+        t = np.arange(r.size)
+        start = np.maximum(0, t + 1 - self._frames(self.smoothing_s))
+        total = np.concatenate([[0.0], np.cumsum(r)])
+        smooth = (total[t + 1] - total[start]) / (t + 1 - start)  # the mean over the window `update` keeps
+        peak = np.maximum.accumulate(smooth)
+        hold = self._frames(self.hold_s)
+        done = _first_run(smooth >= self.done_threshold, hold)
+        failing = _first_run((peak >= self.min_progress) & (smooth <= peak - self.drop), hold)
+        if done is not None and (failing is None or done <= failing):
+            self.state = DONE
+            return DONE, done
+        if failing is not None:
+            self.state = FAILING
+            return FAILING, failing
         return RUNNING, None
+
+
+def _first_run(mask: np.ndarray, length: int) -> int | None:
+    """The first index at which `mask` has been True for `length` consecutive entries (None: never)."""
+    runs = np.convolve(mask.astype(np.int64), np.ones(length, dtype=np.int64), mode="valid")
+    hits = np.flatnonzero(runs == length)
+    return int(hits[0]) + length - 1 if hits.size else None
 
 
 def saved_or_default(detector_path: str | None, policy_path: str | None, fps: float) -> CompletionDetector:

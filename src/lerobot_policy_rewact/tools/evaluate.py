@@ -186,14 +186,27 @@ def tune_detector(curves: list[EpisodeCurve]) -> CompletionDetector:
     grid = itertools.product([0.7, 0.75, 0.8, 0.85, 0.9], [0.1, 0.2, 0.4], [0.1, 0.2, 0.4])
     for threshold, smoothing, hold in grid:
         det = CompletionDetector(done_threshold=threshold, smoothing_s=smoothing, hold_s=hold)
-        s = score(curves, det)["summary"]
-        if s["completion_abs_error_median_s"] is None:
-            continue
-        missed = int(s["completion_detected"].split("/")[1]) - int(s["completion_detected"].split("/")[0])
-        key = ((s["false_completions_on_failures"] or 0) + missed, s["completion_abs_error_median_s"])
-        if best_key is None or key < best_key:
+        key = _tuning_key(curves, det)
+        if key is not None and (best_key is None or key < best_key):
             best, best_key = det, key
     return best
+
+
+def _tuning_key(curves: list[EpisodeCurve], detector: CompletionDetector) -> tuple[int, float] | None:
+    """(false completions + missed completions, median absolute timing error in s) of `detector` on these
+    episodes, as `score` counts them; None when it detects no completion."""
+    errors, mistakes = [], 0
+    for c in curves:
+        detector.fps = c.fps
+        state, frame = detector.run(c.pred)
+        if c.success is False:
+            mistakes += state == DONE
+        elif c.completion_frame is not None:
+            if state == DONE:
+                errors.append(abs(frame - c.completion_frame) / c.fps)
+            else:
+                mistakes += 1
+    return (mistakes, float(np.median(errors))) if errors else None
 
 
 # ------------------------------------------------------------------ sources of curves
@@ -204,7 +217,7 @@ def dataset_curves(
     import torch
     from tqdm import tqdm
 
-    from ..policy import ground_truth_file
+    from ..label_formats import ground_truth_file
     from ..policy.labels import RewardTargets
     from .inference import fast_episode_rewards
 
