@@ -44,7 +44,7 @@ lint: $(STAMP)
 
 # The label file's JSON schema, generated from its pydantic models.
 schema: $(STAMP)
-	$(PY) -c "from lerobot_policy_rewact.policy.label_file import schema_json; print(schema_json(), end='')" \
+	$(PY) -c "from lerobot_policy_rewact.label_formats.label_file import schema_json; print(schema_json(), end='')" \
 	  > docs/label-file.schema.json
 
 # Figures, not pass/fail: ratios against LeRobot ACT measured in the same run. JSON in outputs/bench/.

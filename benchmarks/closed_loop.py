@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("TQDM_DISABLE", "1")
     from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, ensure
-    from lerobot_policy_rewact.policy import ground_truth_file
+    from lerobot_policy_rewact.label_formats import ground_truth_file
     from lerobot_policy_rewact.tools import presets
 
     size = {"cpu": presets.CPU, "tiny": presets.TINY}[a.size]

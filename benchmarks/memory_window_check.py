@@ -22,7 +22,7 @@ def main() -> None:
     from lerobot.policies.factory import make_pre_post_processors
 
     from lerobot_policy_rewact import RewACTPolicy
-    from lerobot_policy_rewact.policy import ground_truth_file
+    from lerobot_policy_rewact.label_formats import ground_truth_file
     from lerobot_policy_rewact.policy.labels import RewardTargets
     from lerobot_policy_rewact.tools.datasets import open_dataset
     from lerobot_policy_rewact.tools.inference import episode_frames

@@ -9,9 +9,9 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from lerobot_policy_rewact.policy import keyframes
+from lerobot_policy_rewact.label_formats import keyframes
+from lerobot_policy_rewact.label_formats.keyframes import EpisodeLabels, Keypoint, curve
 from lerobot_policy_rewact.policy.episodes import EpisodeTable
-from lerobot_policy_rewact.policy.keyframes import EpisodeLabels, Keypoint, curve
 
 from conftest import BIN, REPO, run, train_cmd
 from helpers import batches, build
@@ -374,7 +374,7 @@ def test_keyframes_need_a_file(marker_ds):
 
 
 def test_the_committed_schema_is_generated_from_the_models():
-    from lerobot_policy_rewact.policy import label_file
+    from lerobot_policy_rewact.label_formats import label_file
 
     committed = (REPO / "docs" / "label-file.schema.json").read_text()
     assert committed == label_file.schema_json(), "regenerate it: make schema"

@@ -59,7 +59,7 @@ def test_requests_outside_the_dataset_and_page_are_refused(client):
 
 
 def test_the_curve_is_the_one_training_uses(client, marker_ds):
-    from lerobot_policy_rewact.policy import keyframes
+    from lerobot_policy_rewact.label_formats import keyframes
     from lerobot_policy_rewact.policy.episodes import episode_table
 
     from conftest import load_meta

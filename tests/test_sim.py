@@ -15,7 +15,7 @@ from lerobot_policy_rewact.generators.sim import ground_truth  # noqa: E402
 from lerobot_policy_rewact.generators.sim.demo_data import DemoDataSpec, episode_truth, generate  # noqa: E402
 from lerobot_policy_rewact.generators.sim.expert import PERTURBATIONS, TAKE_BACK  # noqa: E402
 from lerobot_policy_rewact.generators.sim.replay import record_episode  # noqa: E402
-from lerobot_policy_rewact.policy import ground_truth_file  # noqa: E402
+from lerobot_policy_rewact.label_formats import ground_truth_file  # noqa: E402
 from lerobot_policy_rewact.policy.labels import RewardTargets  # noqa: E402
 
 from conftest import load_dataset  # noqa: E402

@@ -1,11 +1,13 @@
-"""Writing results safely: a file is written whole or not at all, and a results folder is never one
-that already holds earlier results."""
+"""Files, safely: a file is written whole or not at all, a results folder is never one that already holds
+earlier results, and a JSON file that is missing or unreadable is an error that names it (and its flag)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 class OutputFolderError(OSError):
@@ -46,3 +48,20 @@ def fresh_output_dir(path: str | Path, create: bool = True) -> Path:
             f"--output_dir={path} cannot be written ({e.strerror}): choose a folder you can write."
         ) from e
     return path
+
+
+def read_json(path: str | Path, error: type[Exception], missing: str, what: str = "") -> Any:
+    """The JSON document in `path`; `error` with `missing` when there is no such file, and with the
+    file's name and the parser's message when it is not JSON. `what` prefixes the path (a flag)."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what}{path} {missing}")
+    return parse_json(path.read_bytes(), path, error, what)
+
+
+def parse_json(data: bytes, path: str | Path, error: type[Exception], what: str = "") -> Any:
+    """`read_json` for bytes already read from `path` (so a caller's hash and the parsed content agree)."""
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{what}{path} is not valid JSON ({e}).") from e

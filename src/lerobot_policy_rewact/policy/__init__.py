@@ -1,2 +1,2 @@
-"""What LeRobot loads: the RewACT config, model, processors, reward head, label sources and the
-label and ground-truth file formats. Imports neither the tools nor the simulator."""
+"""What LeRobot loads: the RewACT config, model, processors, reward head and label sources (which read
+the file formats of `label_formats`). Imports neither the tools nor the simulator."""

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from . import ground_truth_file, keyframes
+from ..label_formats import ground_truth_file, keyframes
 from .episodes import EpisodeTable, episode_table
 
 _SOURCES: dict[str, type[RewardLabelSource]] = {}

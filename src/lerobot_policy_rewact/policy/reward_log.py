@@ -19,7 +19,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from .json_files import read_json
+from ..files import read_json
 
 
 class RewardLog:

@@ -190,7 +190,7 @@ def score_episodes(
 
 def ground_truth_check(root: Path, rows: list[dict]) -> dict | None:
     """How well the ranking finds the failed episodes, when the dataset has ground truth (the demo)."""
-    from ..policy import ground_truth_file
+    from ..label_formats import ground_truth_file
 
     if not (root / ground_truth_file.FILENAME).is_file():
         return None

@@ -81,9 +81,9 @@ def _group_usage(group: str, rest: list[str]) -> None:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the input's fault: shown as one line naming the problem, not a traceback."""
     from ..files import OutputFolderError
+    from ..label_formats.ground_truth_file import GroundTruthError
+    from ..label_formats.keyframes import LabelFileError
     from ..policy.backbone_weights import BackboneWeightsError
-    from ..policy.ground_truth_file import GroundTruthError
-    from ..policy.keyframes import LabelFileError
     from ..policy.modeling_rewact import CheckpointError
     from ..policy.reward_log import RolloutLogError
     from .checkpoints import DatasetMismatchError, DeviceError

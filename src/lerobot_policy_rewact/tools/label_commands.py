@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..policy import ground_truth_file, keyframes
+from ..label_formats import ground_truth_file, keyframes
 from ..policy.episodes import episode_table
 from ..policy.labels import LinearProgress
 from .datasets import DatasetArgs

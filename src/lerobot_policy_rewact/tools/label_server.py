@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..files import write_atomic
-from ..policy import keyframes
+from ..files import parse_json, write_atomic
+from ..label_formats import keyframes
 from ..policy.episodes import EpisodeTable, episode_table
-from ..policy.json_files import parse_json
 from ..policy.labels import LinearProgress
 from .checkpoints import PolicyArgs
 from .datasets import DatasetArgs

@@ -61,7 +61,7 @@ Truth = Callable[[int, np.ndarray], tuple[np.ndarray | None, str]]
 
 def _truth_source(root: Path, policy, meta) -> Truth:
     """A function (episode, global indices) -> (truth curve or None, outcome), loaded once for all episodes."""
-    from ..policy import ground_truth_file
+    from ..label_formats import ground_truth_file
     from ..policy.labels import RewardTargets
 
     if (root / ground_truth_file.FILENAME).is_file():

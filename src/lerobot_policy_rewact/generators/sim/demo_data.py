@@ -172,7 +172,7 @@ def _simulate_into(dataset, spec: DemoDataSpec) -> dict:
 
 def _write_beside(folder: Path, spec: DemoDataSpec, truths: dict, seconds: float) -> None:
     """The ground-truth file and the generation stamp (the spec `ensure` compares) beside the dataset."""
-    from ...policy import ground_truth_file
+    from ...label_formats import ground_truth_file
     from . import aloha, ground_truth
 
     ground_truth_file.write(

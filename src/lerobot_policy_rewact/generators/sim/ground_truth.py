@@ -20,7 +20,7 @@ cube again (alone, off the table), 6 the cube is back on the table within 3 cm o
 7 both arms are home and nothing touches the cube. Once the cube has been transferred, a cube put down
 anywhere else counts as stage 0 (lost). Progress is then k/7 at the onset of stage k.
 
-The result is stored beside the dataset in the format of `policy/ground_truth_file.py`.
+The result is stored beside the dataset in the format of `label_formats/ground_truth_file.py`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import median_filter
 
-from ...policy.ground_truth_file import EpisodeTruth
+from ...label_formats.ground_truth_file import EpisodeTruth
 
 SMOOTHING_FRAMES = 9
 STAGE_NAMES = {

@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
+from ..files import read_json
+from ..policy.episodes import EpisodeTable
 from . import label_file
-from .episodes import EpisodeTable
-from .json_files import read_json
 
 
 @dataclass(frozen=True)

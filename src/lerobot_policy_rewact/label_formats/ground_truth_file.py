@@ -13,8 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..files import write_atomic
-from .json_files import read_json
+from ..files import read_json, write_atomic
 
 FILENAME = "rewact_ground_truth.json"
 FORMAT, VERSION = "rewact-ground-truth", 1
