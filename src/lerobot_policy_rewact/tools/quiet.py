@@ -21,6 +21,7 @@ AV_LOG_ERROR = 16
 STEP = re.compile(r"\bstep:(\d+(?:\.\d+)?)([KMB]?)")
 LOSS = re.compile(r"\bloss:([0-9.]+)")
 REWARD_LOSS = re.compile(r"reward_loss[:= ]+([0-9.]+)")
+BAR = re.compile(r"^Training:.*\|\s*(\d+)/\d+ \[")  # LeRobot's own per-step bar, one line per redraw
 
 
 def quiet_libraries() -> None:
@@ -74,7 +75,10 @@ def run_training(cmd: list[str], log_path: Path, steps: int, desc: str = "traini
             out.write(line)
             tail.append(line)
             step, loss, reward = STEP.search(line), LOSS.search(line), REWARD_LOSS.search(line)
-            if step and not line.lstrip().startswith("rewact"):
+            drawn = BAR.match(line)
+            if drawn:
+                bar.update(max(0, min(steps, int(drawn.group(1))) - bar.n))
+            elif step and not line.lstrip().startswith("rewact"):
                 bar.update(max(0, min(steps, _steps(step)) - bar.n))
             if loss or reward:  # LeRobot's line has the loss, RewACT's console line the reward loss
                 shown.update({k: m.group(1) for k, m in (("loss", loss), ("reward_loss", reward)) if m})

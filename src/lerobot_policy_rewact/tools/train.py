@@ -6,7 +6,9 @@ LeRobot. LeRobot parses them into a `TrainPipelineConfig`; before training start
 config is checked and completed for offline, local work:
   - the dataset folder must exist (else LeRobot would try to download it from the Hub);
   - the video decoder is PyAV when torchcodec cannot load its FFmpeg libraries here;
-  - `--eval_freq` is accepted under both its old and new LeRobot names (the seed's commands).
+  - `--eval_freq` is accepted under both its old and new LeRobot names (the seed's commands);
+  - `--policy.use_amp=true` trains in mixed precision on every release (bfloat16 on a CPU), as
+    LeRobot 0.6 does; 0.4.4 reads it only when acting.
 """
 
 # No `from __future__ import annotations`: LeRobot's parser reads the config class from the
@@ -41,9 +43,29 @@ def check_train_config(cfg: TrainPipelineConfig) -> None:
                 f"--output_dir={cfg.output_dir} cannot be created ({parent} is not a writable folder): choose a "
                 "folder you can write, before hours of training are lost at the first checkpoint."
             )
+    if getattr(cfg.policy, "use_amp", False) and "ACCELERATE_MIXED_PRECISION" not in os.environ:
+        os.environ["ACCELERATE_MIXED_PRECISION"] = mixed_precision(cfg.policy.device)
     if cfg.dataset.video_backend == "torchcodec" and not compat.torchcodec_usable():
         log.info("torchcodec cannot load FFmpeg here: decoding videos with PyAV")
         cfg.dataset.video_backend = "pyav"
+
+
+def mixed_precision(device: str | None) -> str:
+    """Accelerate's mixed-precision name for torch.autocast's default type on `device` (bf16 on a CPU), the
+    precision LeRobot 0.6 trains in with use_amp and lerobot-eval acts in."""
+    import torch
+
+    kind = torch.device(device or "cpu").type
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}[torch.get_autocast_dtype(kind)]
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where mixed precision trains faster;
+    elsewhere bfloat16 is emulated and slower than full precision."""
+    import torch
+
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 @parser.wrap()
