@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .episodes import EpisodeTable
+from .episodes import EpisodeTable, gain_over_chunk
 
 NOT_GOOD, GOOD, NONE = 0, 1, 2  # NONE: no indicator (unconditioned, or progress unknown)
 BINS = 10
@@ -29,11 +29,7 @@ BINS = 10
 
 def chunk_gains(progress: np.ndarray, table: EpisodeTable, chunk_size: int) -> np.ndarray:
     """(frames,) progress gained over the chunk starting at each frame of the dataset's global index."""
-    last = np.zeros(len(progress), dtype=np.int64)
-    for start, length in zip(table.start, table.length, strict=True):
-        last[start : start + length] = start + length - 1
-    future = np.minimum(np.arange(len(progress)) + chunk_size, last)
-    return progress[future] - progress
+    return gain_over_chunk(progress, table.last_frames(), chunk_size)
 
 
 def indicators(progress: np.ndarray, failed: np.ndarray, table: EpisodeTable, chunk_size: int) -> np.ndarray:

@@ -23,6 +23,13 @@ class EpisodeTable:
     def total_frames(self) -> int:
         return int((self.start + self.length).max()) if len(self.start) else 0
 
+    def last_frames(self) -> np.ndarray:
+        """(total_frames,) the global index of each frame's episode's last frame."""
+        last = np.zeros(self.total_frames, dtype=np.int64)
+        for start, length in zip(self.start, self.length, strict=True):
+            last[start : start + length] = start + length - 1
+        return last
+
     def row(self, episode_index: int) -> int:
         """Row of an episode in this table; KeyError with the known range if it is not there."""
         rows = np.flatnonzero(self.episode_index == episode_index)
@@ -32,6 +39,13 @@ class EpisodeTable:
                 f"{int(self.episode_index.min())}..{int(self.episode_index.max())})"
             )
         return int(rows[0])
+
+
+def gain_over_chunk(progress: np.ndarray, last: np.ndarray, chunk_size: int) -> np.ndarray:
+    """progress[min(t + chunk_size, last[t])] - progress[t] for every global frame t, where `last[t]` is the
+    last frame of t's episode: what an action chunk starting at t gained (RA-BC weights, advantage)."""
+    future = np.minimum(np.arange(len(progress)) + chunk_size, last)
+    return progress[future] - progress
 
 
 def episode_table(meta: Any) -> EpisodeTable:

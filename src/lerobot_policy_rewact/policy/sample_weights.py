@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .episodes import gain_over_chunk
+
 EPSILON = 1e-6
 
 
@@ -46,8 +48,7 @@ class SampleWeights:
         for ep in np.unique(episode_index):
             frames = index[episode_index == ep]
             last[frames] = frames.max()
-        future = np.minimum(np.arange(size) + chunk_size, last)
-        delta = p[future] - p
+        delta = gain_over_chunk(p, last, chunk_size)
         known = ~np.isnan(delta)
         mu = max(float(delta[known].mean()), 0.0) if known.any() else 0.0
         sigma = max(float(delta[known].std()), EPSILON) if known.any() else EPSILON
