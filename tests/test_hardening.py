@@ -4,6 +4,7 @@ their labels, real lerobot-eval files, results that are never overwritten, Ctrl-
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,28 @@ def test_batched_rollouts_score_each_environment_until_its_end(marker_ds, tmp_pa
     )
     with pytest.raises(reward_log.RolloutLogError, match="--eval.batch_size=1"):
         evaluate.rollout_curves(unmarked, None, fps=10)
+
+
+def test_use_amp_trains_in_mixed_precision_on_every_release(monkeypatch):
+    """`rewact train --policy.use_amp=true` hands accelerate the precision lerobot-eval acts in (LeRobot 0.4.4
+    reads use_amp only when acting); a precision the user set for accelerate is kept."""
+    from types import SimpleNamespace
+
+    from lerobot_policy_rewact.tools.train import check_train_config
+
+    def cfg(use_amp):
+        return SimpleNamespace(
+            dataset=SimpleNamespace(root=None, video_backend="pyav"),
+            output_dir=None,
+            resume=False,
+            policy=SimpleNamespace(use_amp=use_amp, device="cpu"),
+        )
+
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
+    check_train_config(cfg(False))
+    assert "ACCELERATE_MIXED_PRECISION" not in os.environ
+    check_train_config(cfg(True))
+    assert os.environ["ACCELERATE_MIXED_PRECISION"] == "bf16"  # torch.autocast's type on a CPU
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    check_train_config(cfg(True))
+    assert os.environ["ACCELERATE_MIXED_PRECISION"] == "no"

@@ -56,7 +56,11 @@ def mixed_precision(device: str | None) -> str:
     import torch
 
     kind = torch.device(device or "cpu").type
-    return {torch.bfloat16: "bf16", torch.float16: "fp16"}[torch.get_autocast_dtype(kind)]
+    try:
+        dtype = torch.get_autocast_dtype(kind)
+    except RuntimeError:  # a device type without autocast
+        return "no"
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "no")
 
 
 def native_bf16_cpu() -> bool:
