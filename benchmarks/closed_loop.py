@@ -326,6 +326,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     p.add_argument("--label", default="current")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--work-dir", type=Path, default=None,
+        help="where the policies train (default outputs/bench/closed_loop/<label>; finished runs there are reused)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -343,7 +347,7 @@ def main(argv: list[str] | None = None) -> dict:
     train_eps, held_out = list(range(total - held)), list(range(total - held, total))
     truth = ground_truth_file.read(data)
     successes = [ep for ep in train_eps if truth[ep].success]
-    run_dir = REPO / "outputs" / "bench" / "closed_loop" / a.label
+    run_dir = a.work_dir or REPO / "outputs" / "bench" / "closed_loop" / a.label
     out = a.out or REPO / "outputs" / "bench" / f"closed_loop_{a.label}.json"
     result: dict[str, Any] = {"args": {k: str(v) for k, v in vars(a).items()}, "policies": {}, "pooled": {}}
     t0 = time.perf_counter()

@@ -70,6 +70,7 @@ def test_the_closed_loop_benchmark_runs_end_to_end_at_a_smoke_size(demo_ds, tmp_
     result = bench.main([
         f"--data={root}", "--policies", "act_all", "rewact", "--seeds", "0", "--steps=2", "--rollouts=2",
         "--episode-steps=25", "--size=tiny", "--label=test", f"--out={out}", "--batch-size=4",
+        f"--work-dir={tmp_path / 'runs'}",  # its own training runs: nothing reused from another run
     ])  # fmt: skip
     saved = json.loads(out.read_text())
     assert saved["table"] == result["table"] and "| rewact | 0 |" in saved["table"]
