@@ -6,13 +6,13 @@ loop at the demo's CPU size and scores the reward on episodes it never saw:
 - the simulated ALOHA transfer demo, 60 episodes (18 failing on purpose): trained on 0-39 with the
   simulator's ground truth, scored on 40-59 (14 successes, 6 failures of all four kinds) against
   it: MAE, VOC, ROC-AUC by final and by max smoothed reward, completion timing, false completions,
-  calibration error;
+  calibration error, and ACT's held-out action L1 on the successes (what the setting does to the actions);
 - the self-resetting demo (`--task=transfer_and_return`: the cube is taken back and put where it
   started, arms home, so the last frame looks like the first), 30 episodes (9 failing): trained on
   0-19 with ground truth, scored on 20-29 the same way, plus "end - start" on successes (mean reward
   of the last 0.2 s minus the first 0.2 s: a reward that reads one frame cannot exceed 0 here);
 - the real G1 dataset in ../shared/data (never written): trained on episodes 0-72 with linear
-  labels, scored on 73-92: VOC, MAE to the linear label, share of episodes ending above 0.8;
+  labels, scored on 73-92: VOC, MAE to the linear label, share of episodes ending above 0.8, action L1;
 - `g1_10fps`: the same at 10 fps (every third frame of each episode, made once by resample_fps.py
   into data/g1_pick_bottle_10fps), trained and scored the same way.
 
@@ -56,8 +56,9 @@ DEMO_METRICS = {
     "completion_missed": "low",
     "false_completions_on_failures": "low",
     "calibration_error": "low",
+    "action_l1": "low",
 }
-G1_METRICS = {"voc_mean": "high", "mae_linear": "low", "ends_above_0.8": "high"}
+G1_METRICS = {"voc_mean": "high", "mae_linear": "low", "ends_above_0.8": "high", "action_l1": "low"}
 RETURN_METRICS = {**DEMO_METRICS, "end_minus_start": "high"}
 
 
@@ -119,9 +120,23 @@ def score_demo(
                 ]
             )
         ),
+        "action_l1": held_out_action_l1(model, data, [c.episode for c in curves if c.success]),
         "failures": s["failures"],
         "successes": s["successes"],
     }
+
+
+def held_out_action_l1(model: Path, data: Path, episodes: list[int]) -> float:
+    """ACT's mean L1 between predicted and recorded action chunks on `episodes` (normalised units, steps past
+    an episode's end left out): what a reward setting costs or gives the actions."""
+    from lerobot_policy_rewact.tools.checkpoints import PolicyArgs
+    from lerobot_policy_rewact.tools.datasets import DatasetArgs
+    from lerobot_policy_rewact.tools.inference import episode_outputs
+
+    dataset = DatasetArgs(root=str(data))
+    policy, pre, _ = PolicyArgs(str(model)).load(dataset.meta())
+    errors = [episode_outputs(policy, pre, dataset.open([ep]), actions=True).action_error for ep in episodes]
+    return float(np.concatenate(errors).mean())
 
 
 def score_g1(model: Path, out: Path, episodes: list[int], data: Path = G1) -> dict:
@@ -137,6 +152,7 @@ def score_g1(model: Path, out: Path, episodes: list[int], data: Path = G1) -> di
         "voc_min": float(np.min([r["voc"] for r in rows])),
         "mae_linear": float(np.mean([r["mae"] for r in rows])),
         "ends_above_0.8": float(np.mean([r["final_reward"] > 0.8 for r in rows])),
+        "action_l1": held_out_action_l1(model, data, episodes),
     }
 
 
@@ -187,9 +203,10 @@ def markdown(result: dict) -> str:
                  "auroc_max_smoothed_reward"), ("completion error, median (s)", "completion_error_median_s"),
                  ("successes not detected (of 14)", "completion_missed"),
                  ("false completions (of 6 failures)", "false_completions_on_failures"),
-                 ("calibration error", "calibration_error")]  # fmt: skip
+                 ("calibration error", "calibration_error"),
+                 ("action L1, held-out successes", "action_l1")]  # fmt: skip
     g1_rows = [("G1: VOC, held-out", "voc_mean"), ("G1: MAE to the linear label", "mae_linear"),
-               ("G1: share ending above 0.8", "ends_above_0.8")]  # fmt: skip
+               ("G1: share ending above 0.8", "ends_above_0.8"), ("G1: action L1, held-out", "action_l1")]  # fmt: skip
     g1_10fps_rows = [(label.replace("G1:", "G1 at 10 fps:"), key) for label, key in g1_rows]
     return_rows = [(f"self-resetting: {label}", key) for label, key in demo_rows if "(of" not in label] + [
         ("self-resetting: end - start, successes", "end_minus_start")]  # fmt: skip
