@@ -32,6 +32,7 @@ def test_forward_reports_reward_loss_and_trains(any_ds):
     assert {"l1_loss", "kld_loss"} <= set(info)
     assert 0.0 <= info["reward_mae"] <= 1.0
     assert sum(losses[-3:]) < sum(losses[:3])  # the head fits the batch's labels
+    assert -1.0 <= info["reward_corr"] <= 1.0
     assert all(p.grad is not None for p in policy.reward_head.parameters())
 
 
@@ -270,3 +271,14 @@ def test_reward_log_is_buffered_and_complete(marker_ds, tmp_path):
     assert "run" in lines.pop(0)  # the run's header: a reused file keeps runs apart
     assert [(r["episode"], r["step"]) for r in lines] == [(e, s) for e in (0, 1) for s in range(3)]
     assert all(len(r["reward"]) == 1 and 0 <= r["reward"][0] <= 1 for r in lines)
+
+
+def test_reward_correlation_reads_zero_on_a_constant_reward_and_one_on_a_fit():
+    """The console's `reward_corr`: a reward that predicts one value for every frame (the plateau) reads 0
+    whatever its loss; a reward that follows the target reads 1, one that runs against it -1."""
+    from lerobot_policy_rewact.policy.loss import correlation
+
+    target = torch.linspace(0.05, 0.95, 16)
+    assert correlation(torch.full((16,), 0.47), target) == 0.0
+    assert correlation(0.3 * target + 0.2, target) == pytest.approx(1.0, abs=1e-6)
+    assert correlation(1.0 - target, target) == pytest.approx(-1.0, abs=1e-6)

@@ -28,7 +28,8 @@ class ConsoleMetrics:
 
         self.every, self.steps = every, 0
         self.meters = {
-            k: AverageMeter(k, ":.3f") for k in ("reward_loss", "reward_mae", "action_frames_share")
+            k: AverageMeter(k, ":.3f")
+            for k in ("reward_loss", "reward_mae", "reward_corr", "action_frames_share")
         }
 
     def add(self, info: dict[str, float]) -> None:
@@ -39,6 +40,17 @@ class ConsoleMetrics:
             log.info("rewact step:%d %s", self.steps, " ".join(str(m) for m in self.meters.values()))
             for meter in self.meters.values():
                 meter.reset()
+
+
+def correlation(pred: Tensor, target: Tensor) -> float:
+    """Pearson correlation of the batch's predicted rewards with their targets; 0.0 where either is constant.
+
+    Near 0 while the loss stays flat means the reward predicts one value for every frame (a plateau some
+    training seeds sit on for hundreds of steps; BENCHMARKS.md), however low the loss looks."""
+    pred, target = pred.detach().float().flatten(), target.detach().float().flatten()
+    pred, target = pred - pred.mean(), target - target.mean()
+    scale = (pred.pow(2).sum() * target.pow(2).sum()).sqrt()
+    return float((pred * target).sum() / scale) if scale > 1e-12 else 0.0
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -48,6 +48,7 @@ from .loss import (
     NonFiniteLossError,
     UnweightedMean,
     act_loss_terms,
+    correlation,
     nonfinite_report,
 )
 from .reward_head import make_reward_head
@@ -368,6 +369,7 @@ class RewACTPolicy(ACTPolicy):
                 else 0.0,
                 "reward_loss": reward_loss.mean().item(),
                 "reward_mae": (self.reward_head.reward(output) - target).abs().mean().item(),
+                "reward_corr": correlation(self.reward_head.reward(output), target),
                 "action_frames_share": used.float().mean().item(),
             }
             if kld is not None:
