@@ -282,3 +282,22 @@ def test_reward_correlation_reads_zero_on_a_constant_reward_and_one_on_a_fit():
     assert correlation(torch.full((16,), 0.47), target) == 0.0
     assert correlation(0.3 * target + 0.2, target) == pytest.approx(1.0, abs=1e-6)
     assert correlation(1.0 - target, target) == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_a_reward_stuck_on_one_value_is_warned_about_once(caplog):
+    """PlateauWatch: a reward uncorrelated with its labels after 300 steps gets one warning naming the ways
+    out; one that follows its labels, or a low start that recovers by then, gets none."""
+    import logging
+
+    from lerobot_policy_rewact.policy.loss import PlateauWatch
+
+    with caplog.at_level(logging.WARNING, logger="lerobot_policy_rewact.policy.loss"):
+        stuck = PlateauWatch()
+        fired = [step for step in range(1, 1001) if stuck.add(0.05)]
+        assert fired == [300]
+        assert "--seed" in caplog.text and "reward_corr 0.05" in caplog.text
+        caplog.clear()
+        learning = PlateauWatch()
+        assert not any(learning.add(0.05 if step <= 250 else 0.9) for step in range(1, 1001))
+        assert not any(PlateauWatch().add(0.9) for _ in range(1000))
+        assert caplog.text == ""

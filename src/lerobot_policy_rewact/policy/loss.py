@@ -53,6 +53,36 @@ def correlation(pred: Tensor, target: Tensor) -> float:
     return float((pred * target).sum() / scale) if scale > 1e-12 else 0.0
 
 
+class PlateauWatch:
+    """Warns once when, after `after` training steps, the reward's correlation with its labels stayed below
+    `low` on average over the last `every` steps: the reward then predicts about one value for every frame
+    (measured on some training seeds of the demo and of real data: BENCHMARKS.md), whatever its loss says."""
+
+    def __init__(self, every: int = 100, after: int = 300, low: float = 0.2):
+        self.every, self.after, self.low = every, after, low
+        self.steps, self.total, self.warned = 0, 0.0, False
+
+    def add(self, corr: float) -> bool:
+        """Count one training step's `reward_corr` (steps whose labels all agree are not counted); True when
+        this step gave the warning."""
+        self.steps += 1
+        self.total += corr
+        if self.steps % self.every:
+            return False
+        mean, self.total = self.total / self.every, 0.0
+        if self.warned or self.steps < self.after or mean >= self.low:
+            return False
+        self.warned = True
+        log.warning(
+            "RewACT step %d: the reward follows its labels poorly (reward_corr %.2f over the last %d steps): it "
+            "predicts about one value for every frame. Some training seeds sit on this plateau for the whole "
+            "run: train with another --seed, or check the labels (rewact labels plot); BENCHMARKS.md has the "
+            "measurements.",
+            self.steps, mean, self.every,
+        )  # fmt: skip
+        return True
+
+
 class NonFiniteLossError(FloatingPointError):
     """The training loss is NaN or infinite; the message names the frames and the inputs."""
 

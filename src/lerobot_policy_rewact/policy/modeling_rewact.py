@@ -46,6 +46,7 @@ from .labels import RewardTargets
 from .loss import (
     ConsoleMetrics,
     NonFiniteLossError,
+    PlateauWatch,
     UnweightedMean,
     act_loss_terms,
     correlation,
@@ -147,7 +148,7 @@ class RewACTPolicy(ACTPolicy):
             if config.advantage_conditioning and dataset_meta is not None
             else None
         )
-        self._console = ConsoleMetrics()
+        self._console, self._plateau = ConsoleMetrics(), PlateauWatch()
 
     def _advantage_indicators(self, meta: Any) -> AdvantageIndicators:
         """Each frame's indicator from the labels' progress (or the progress file) and failed frames."""
@@ -374,8 +375,11 @@ class RewACTPolicy(ACTPolicy):
             }
             if kld is not None:
                 info["kld_loss"] = kld[used].mean().item() if used.any() else 0.0
-        if self.training and not compat.PRINTS_POLICY_METRICS:
-            self._console.add(info)
+        if self.training:
+            if bool(target.max() - target.min() > 1e-6):  # labels that vary: the correlation means something
+                self._plateau.add(info["reward_corr"])
+            if not compat.PRINTS_POLICY_METRICS:
+                self._console.add(info)
         if reduction == "none":
             unweighted = UnweightedMean.apply(reward_loss)
             return trained * action_loss + self.config.reward_loss_weight * unweighted, info
