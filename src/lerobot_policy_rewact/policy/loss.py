@@ -42,12 +42,15 @@ class ConsoleMetrics:
                 meter.reset()
 
 
-def correlation(pred: Tensor, target: Tensor) -> float:
-    """Pearson correlation of the batch's predicted rewards with their targets; 0.0 where either is constant.
+def correlation(pred: Tensor, target: Tensor) -> float | None:
+    """Pearson correlation of the batch's predicted rewards with their targets: 0.0 for a constant prediction,
+    None when the targets are all equal (nothing to follow).
 
     Near 0 while the loss stays flat means the reward predicts one value for every frame (a plateau some
     training seeds sit on for hundreds of steps; BENCHMARKS.md), however low the loss looks."""
     pred, target = pred.detach().float().flatten(), target.detach().float().flatten()
+    if float(target.max() - target.min()) <= 1e-6:
+        return None
     pred, target = pred - pred.mean(), target - target.mean()
     scale = (pred.pow(2).sum() * target.pow(2).sum()).sqrt()
     return float((pred * target).sum() / scale) if scale > 1e-12 else 0.0
@@ -62,9 +65,11 @@ class PlateauWatch:
         self.every, self.after, self.low = every, after, low
         self.steps, self.total, self.warned = 0, 0.0, False
 
-    def add(self, corr: float) -> bool:
-        """Count one training step's `reward_corr` (steps whose labels all agree are not counted); True when
+    def add(self, corr: float | None) -> bool:
+        """Count one training step's `correlation` (None, labels that all agree, is not counted); True when
         this step gave the warning."""
+        if corr is None:
+            return False
         self.steps += 1
         self.total += corr
         if self.steps % self.every:

@@ -363,21 +363,22 @@ class RewACTPolicy(ACTPolicy):
 
         with torch.no_grad():
             used = weight > 0
+            predicted = self.reward_head.reward(output)
+            corr = correlation(predicted, target)
             info = {
                 # pooled as ACT pools it (per-sample ratios would weigh padded chunks differently on 0.6)
                 "l1_loss": (l1_sum[used].sum() / l1_count[used].sum().clamp(min=1)).item()
                 if used.any()
                 else 0.0,
                 "reward_loss": reward_loss.mean().item(),
-                "reward_mae": (self.reward_head.reward(output) - target).abs().mean().item(),
-                "reward_corr": correlation(self.reward_head.reward(output), target),
+                "reward_mae": (predicted - target).abs().mean().item(),
+                "reward_corr": 0.0 if corr is None else corr,
                 "action_frames_share": used.float().mean().item(),
             }
             if kld is not None:
                 info["kld_loss"] = kld[used].mean().item() if used.any() else 0.0
         if self.training:
-            if bool(target.max() - target.min() > 1e-6):  # labels that vary: the correlation means something
-                self._plateau.add(info["reward_corr"])
+            self._plateau.add(corr)
             if not compat.PRINTS_POLICY_METRICS:
                 self._console.add(info)
         if reduction == "none":
