@@ -21,7 +21,7 @@ from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.configuration_act import ACTConfig
 
 REWARD_HEADS = ("sigmoid", "distributional")
-REWARD_FEATURES = ("latent", "mean")
+REWARD_FEATURES = ("latent", "mean", "layer")
 REGRESSION_LOSSES = ("mse", "l1")
 REWARD_MEMORIES = ("none", "max", "window")
 
@@ -78,7 +78,9 @@ class RewACTConfig(PreTrainedConfig):
             the expected value over the bin centres).
         reward_feature: which ACT feature the head reads: "latent" (the transformer encoder's
             output at the latent token, a summary token every other token attends to) or "mean"
-            (average of all encoder output tokens). Same cost; "latent" stays the default (BENCHMARKS.md).
+            (average of all encoder output tokens), same cost; or "layer" (a transformer encoder layer of
+            the reward's own, LeRobot's ACTEncoderLayer, over every encoder output token, read at the
+            latent token: weights only the reward loss trains). "latent" stays the default (BENCHMARKS.md).
         reward_loss_weight: weight of the reward loss added to ACT's loss.
         reward_state_dropout: share of training samples whose reward is computed without the robot
             state (as for the dataset's mean state), so the reward must read the camera; ACT's actions

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 from lerobot.configs.policies import PreTrainedConfig
-from lerobot.policies.act.modeling_act import ACTPolicy
+from lerobot.policies.act.modeling_act import ACTEncoderLayer, ACTPolicy
 from lerobot.utils.constants import OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor
 
@@ -123,6 +123,8 @@ class RewACTPolicy(ACTPolicy):
             load_backbone_weights(self.model.backbone, backbone_spec)
 
         self.reward_head = make_reward_head(config)
+        # reward_feature="layer": an encoder layer of the reward's own on top of ACT's encoder.
+        self.reward_layer = ACTEncoderLayer(config) if config.reward_feature == "layer" else None
         self.reward_memory = (
             RewardMemory(config.dim_model, config.reward_memory_dim)
             if config.reward_memory != "none"
@@ -162,8 +164,11 @@ class RewACTPolicy(ACTPolicy):
 
     # ------------------------------------------------------------------ the reward path
     def reward_feature(self, encoded: Encoded) -> Tensor:
-        """The encoder feature the head reads, (B, dim_model): the latent token's output or the token mean."""
+        """The encoder feature the head reads, (B, dim_model): the latent token's output, the token mean, or
+        the latent token's output of the reward's own encoder layer over every token."""
         out = encoded.tokens
+        if self.reward_layer is not None:
+            return self.reward_layer(out, pos_embed=encoded.pos_embed)[0]
         return out[0] if self.config.reward_feature == "latent" else out.mean(0)
 
     def reward_output(self, encoded: Encoded) -> Tensor:
