@@ -12,7 +12,7 @@ from lerobot.policies.factory import make_pre_post_processors
 from lerobot_policy_rewact import RewACTPolicy
 from lerobot_policy_rewact.policy.modeling_rewact import CheckpointError
 
-from helpers import batches, build, episode_pass, frames
+from helpers import batches, build, episode_pass, frames, save_checkpoint
 
 
 def test_forward_reports_reward_loss_and_trains(any_ds):
@@ -34,6 +34,35 @@ def test_forward_reports_reward_loss_and_trains(any_ds):
     assert sum(losses[-3:]) < sum(losses[:3])  # the head fits the batch's labels
     assert -1.0 <= info["reward_corr"] <= 1.0
     assert all(p.grad is not None for p in policy.reward_head.parameters())
+
+
+def test_the_rewards_own_layer_is_trained_by_the_reward_loss_alone(marker_ds, tmp_path):
+    """reward_feature=layer: the head reads an encoder layer of its own; the action loss leaves it untouched,
+    the reward loss trains it, and a saved checkpoint acts exactly as the whole-episode pass reads it."""
+    torch.manual_seed(0)
+    policy, pre, post, _ = build(marker_ds, reward_feature="layer")
+    assert policy.reward_layer is not None
+    policy.train()
+    batch = next(batches(marker_ds, policy, pre))
+    loss, _ = policy.forward(batch)
+    grads = torch.autograd.grad(loss, list(policy.reward_layer.parameters()), allow_unused=True)
+    assert all(g is not None and g.abs().sum() > 0 for g in grads)  # the reward loss trains every weight
+    policy.zero_grad()
+    policy.config.reward_loss_weight = 0.0  # the action loss alone
+    loss, _ = policy.forward(batch)
+    loss.backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in policy.reward_layer.parameters())
+    policy.config.reward_loss_weight = 1.0
+    policy.eval()
+    save_checkpoint(policy, pre, post, tmp_path)
+    loaded = RewACTPolicy.from_pretrained(tmp_path)
+    assert loaded.config.reward_feature == "layer"
+    for key, value in policy.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    observations = list(frames(marker_ds, pre, episode=0))[:6]
+    loaded.reset()
+    acting = torch.cat([loaded.step_reward(frame) for frame in observations])
+    assert torch.allclose(acting, episode_pass(policy, observations), atol=1e-6)
 
 
 def test_select_action_returns_tensor_with_fresh_reward_every_step(any_ds):
