@@ -118,6 +118,11 @@ class RewACTConfig(PreTrainedConfig):
             frame is replaced by one of its past frames, its memory still holds the later frame, and
             the target is the past frame's (lower) label, so the reward learns that progress can fall
             from successful data alone (ReWiND / SARM's rewind augmentation).
+        reward_feature_norm: standardise each dimension of the head's input (the feature, and the memory
+            beside it) over the training batch before the head (BatchNorm1d; its running statistics
+            when acting, so a sample's reward does not depend on its batch). Where the feature varies
+            little between frames the head's units barely vary either and it can settle on one value
+            for every frame; standardising gives the varying part unit scale.
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
@@ -176,6 +181,7 @@ class RewACTConfig(PreTrainedConfig):
     reward_memory_history: list[int] | None = None
     reward_memory_still: float = 0.0
     reward_rewind: float = 0.0
+    reward_feature_norm: bool = False
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
     reward_hl_gauss_sigma: float = 0.75

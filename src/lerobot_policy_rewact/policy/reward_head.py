@@ -12,9 +12,11 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 
-def _mlp(dim: int, out: int) -> nn.Sequential:
-    """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape."""
+def _mlp(dim: int, out: int, norm: bool = False) -> nn.Sequential:
+    """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape; with `norm`, the input standardised
+    per dimension first (BatchNorm1d: batch statistics in training, running ones in eval mode)."""
     return nn.Sequential(
+        *([nn.BatchNorm1d(dim)] if norm else []),
         nn.Linear(dim, dim // 2),
         nn.ReLU(),
         nn.Linear(dim // 2, dim // 4),
@@ -26,9 +28,9 @@ def _mlp(dim: int, out: int) -> nn.Sequential:
 class SigmoidRewardHead(nn.Module):
     """A scalar in (0, 1) through a sigmoid, trained by regression (MSE or L1) to the label."""
 
-    def __init__(self, dim: int, regression_loss: str = "mse"):
+    def __init__(self, dim: int, regression_loss: str = "mse", norm: bool = False):
         super().__init__()
-        self.net = _mlp(dim, 1)
+        self.net = _mlp(dim, 1, norm)
         self.regression_loss = regression_loss
 
     def forward(self, feature: Tensor) -> Tensor:
@@ -52,9 +54,9 @@ class DistributionalRewardHead(nn.Module):
     units of one bin (0.75 is the HL-Gauss paper's recommendation).
     """
 
-    def __init__(self, dim: int, num_bins: int = 51, sigma: float = 0.75):
+    def __init__(self, dim: int, num_bins: int = 51, sigma: float = 0.75, norm: bool = False):
         super().__init__()
-        self.net = _mlp(dim, num_bins)
+        self.net = _mlp(dim, num_bins, norm)
         centres = torch.linspace(0.0, 1.0, num_bins)
         width = 1.0 / (num_bins - 1)
         self.register_buffer("centres", centres, persistent=False)
@@ -83,5 +85,7 @@ def make_reward_head(config) -> nn.Module:
     """The head a `RewACTConfig` asks for; with a memory it reads the memory beside the feature."""
     dim = config.dim_model + (config.reward_memory_dim if config.reward_memory != "none" else 0)
     if config.reward_head == "distributional":
-        return DistributionalRewardHead(dim, config.reward_num_bins, config.reward_hl_gauss_sigma)
-    return SigmoidRewardHead(dim, config.reward_regression_loss)
+        return DistributionalRewardHead(
+            dim, config.reward_num_bins, config.reward_hl_gauss_sigma, config.reward_feature_norm
+        )
+    return SigmoidRewardHead(dim, config.reward_regression_loss, config.reward_feature_norm)
