@@ -65,6 +65,42 @@ def test_the_rewards_own_layer_is_trained_by_the_reward_loss_alone(marker_ds, tm
     assert torch.allclose(acting, episode_pass(policy, observations), atol=1e-6)
 
 
+def test_a_standardised_head_input_trains_on_the_batch_and_acts_on_its_running_statistics(
+    marker_ds, tmp_path
+):
+    """reward_feature_norm: training standardises the head's input over the batch and keeps running
+    statistics; acting and the stateless paths use those, so a sample's reward does not depend on its batch."""
+    torch.manual_seed(0)
+    policy, pre, post, _ = build(marker_ds, reward_feature_norm=True)
+    norm = policy.reward_head.net[0]
+    assert isinstance(norm, torch.nn.BatchNorm1d)
+    frame = next(frames(marker_ds, pre, episode=1))
+    policy.reset()
+    policy.step_reward(frame)  # acting: the running statistics, untouched
+    assert norm.num_batches_tracked == 0
+    policy.train()
+    optim = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    batch = next(batches(marker_ds, policy, pre, batch_size=6))
+    for _ in range(3):
+        loss, _ = policy.forward(batch)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    assert norm.num_batches_tracked == 3 and norm.running_mean.abs().sum() > 0
+    policy.eval()
+    together = policy.predict_reward(batch)
+    rows = [{k: v[i : i + 1] if torch.is_tensor(v) else v for k, v in batch.items()} for i in range(6)]
+    alone = torch.cat([policy.predict_reward(row) for row in rows])
+    assert torch.allclose(together, alone, atol=1e-6)
+    save_checkpoint(policy, pre, post, tmp_path)
+    loaded = RewACTPolicy.from_pretrained(tmp_path)
+    assert torch.equal(loaded.reward_head.net[0].running_var, norm.running_var)
+    observations = list(frames(marker_ds, pre, episode=0))[:6]
+    loaded.reset()
+    acting = torch.cat([loaded.step_reward(frame) for frame in observations])
+    assert torch.allclose(acting, episode_pass(policy, observations), atol=1e-6)
+
+
 def test_select_action_returns_tensor_with_fresh_reward_every_step(any_ds):
     torch.manual_seed(0)
     policy, pre, post, _ = build(any_ds)

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 def _mlp(dim: int, out: int, norm: bool = False) -> nn.Sequential:
     """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape; with `norm`, the input standardised
-    per dimension first (BatchNorm1d: batch statistics in training, running ones in eval mode)."""
+    per dimension first (BatchNorm1d: over the batch in training, its running statistics in eval mode, which
+    every acting and prediction path sets)."""
     return nn.Sequential(
         *([nn.BatchNorm1d(dim)] if norm else []),
         nn.Linear(dim, dim // 2),
