@@ -87,6 +87,9 @@ def test_a_standardised_head_input_trains_on_the_batch_and_acts_on_its_running_s
         loss.backward()
         optim.step()
     assert norm.num_batches_tracked == 3 and norm.running_mean.abs().sum() > 0
+    one = {k: v[:1] if torch.is_tensor(v) else v for k, v in batch.items()}
+    policy.forward(one)  # a last batch of one sample trains on the running statistics instead of failing
+    assert norm.num_batches_tracked == 3
     policy.eval()
     together = policy.predict_reward(batch)
     rows = [{k: v[i : i + 1] if torch.is_tensor(v) else v for k, v in batch.items()} for i in range(6)]

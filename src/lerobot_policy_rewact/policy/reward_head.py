@@ -12,12 +12,24 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 
+class FeatureNorm(nn.BatchNorm1d):
+    """BatchNorm1d that reads a training batch of one sample (the last batch of an epoch can be one: LeRobot
+    keeps it) with its running statistics, as in eval mode, instead of failing."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and x.shape[0] < 2:
+            return F.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
+        return super().forward(x)
+
+
 def _mlp(dim: int, out: int, norm: bool = False) -> nn.Sequential:
     """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape; with `norm`, the input standardised
-    per dimension first (BatchNorm1d: over the batch in training, its running statistics in eval mode, which
-    every acting and prediction path sets)."""
+    per dimension first (`FeatureNorm`: over the batch in training, its running statistics in eval mode,
+    which every acting and prediction path sets)."""
     return nn.Sequential(
-        *([nn.BatchNorm1d(dim)] if norm else []),
+        *([FeatureNorm(dim)] if norm else []),
         nn.Linear(dim, dim // 2),
         nn.ReLU(),
         nn.Linear(dim // 2, dim // 4),
