@@ -19,7 +19,7 @@ class FeatureNorm(nn.BatchNorm1d):
     def forward(self, x: Tensor) -> Tensor:
         if self.training and x.shape[0] < 2:
             return F.batch_norm(
-                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+                x, self.running_mean, self.running_var, self.weight, self.bias, training=False, eps=self.eps
             )
         return super().forward(x)
 
