@@ -123,6 +123,9 @@ class RewACTConfig(PreTrainedConfig):
             when acting, so a sample's reward does not depend on its batch). Where the feature varies
             little between frames the head's units barely vary either and it can settle on one value
             for every frame; standardising gives the varying part unit scale.
+        reward_feature_norm_batch_steps: with reward_feature_norm, how many training batches are standardised
+            with their own statistics (BatchNorm); later batches use the running statistics, as acting does,
+            and still update them (no gradient through them). None (default): every batch its own.
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
@@ -182,6 +185,7 @@ class RewACTConfig(PreTrainedConfig):
     reward_memory_still: float = 0.0
     reward_rewind: float = 0.0
     reward_feature_norm: bool = False
+    reward_feature_norm_batch_steps: int | None = None
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
     reward_hl_gauss_sigma: float = 0.75
@@ -287,6 +291,10 @@ class RewACTConfig(PreTrainedConfig):
             raise ValueError(
                 "reward_rewind needs a memory to rewind from: add --policy.reward_memory=window (or max) "
                 "(or set --policy.reward_rewind=0)."
+            )
+        if self.reward_feature_norm_batch_steps is not None and self.reward_feature_norm_batch_steps < 0:
+            raise ValueError(
+                f"reward_feature_norm_batch_steps must be >= 0 or null, got {self.reward_feature_norm_batch_steps}."
             )
         if self.reward_loss_weight < 0:
             raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")

@@ -14,22 +14,45 @@ from torch import Tensor, nn
 
 class FeatureNorm(nn.BatchNorm1d):
     """BatchNorm1d that reads a training batch of one sample (the last batch of an epoch can be one: LeRobot
-    keeps it) with its running statistics, as in eval mode, instead of failing."""
+    keeps it) with its running statistics, as in eval mode, instead of failing.
+
+    With `batch_steps`, only the first `batch_steps` training batches are standardised with their own
+    statistics; later ones with the running statistics (as acting), which each batch still updates (the
+    first batch sets them outright), with no gradient through them."""
+
+    def __init__(self, dim: int, batch_steps: int | None = None):
+        super().__init__(dim)
+        self.batch_steps = batch_steps
+
+    def _running(self, x: Tensor) -> Tensor:
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, training=False, eps=self.eps
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training and x.shape[0] < 2:
-            return F.batch_norm(
-                x, self.running_mean, self.running_var, self.weight, self.bias, training=False, eps=self.eps
-            )
-        return super().forward(x)
+        if not self.training:
+            return super().forward(x)
+        if self.batch_steps is None or self.num_batches_tracked < self.batch_steps:
+            return self._running(x) if x.shape[0] < 2 else super().forward(x)
+        if x.shape[0] >= 2:
+            with torch.no_grad():
+                mean, var = x.mean(0), x.var(0)
+                if self.num_batches_tracked == 0:
+                    self.running_mean.copy_(mean)
+                    self.running_var.copy_(var)
+                else:
+                    self.running_mean.lerp_(mean, self.momentum)
+                    self.running_var.lerp_(var, self.momentum)
+                self.num_batches_tracked += 1
+        return self._running(x)
 
 
-def _mlp(dim: int, out: int, norm: bool = False) -> nn.Sequential:
+def _mlp(dim: int, out: int, norm: bool = False, batch_steps: int | None = None) -> nn.Sequential:
     """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape; with `norm`, the input standardised
     per dimension first (`FeatureNorm`: over the batch in training, its running statistics in eval mode,
     which every acting and prediction path sets)."""
     return nn.Sequential(
-        *([FeatureNorm(dim)] if norm else []),
+        *([FeatureNorm(dim, batch_steps)] if norm else []),
         nn.Linear(dim, dim // 2),
         nn.ReLU(),
         nn.Linear(dim // 2, dim // 4),
@@ -41,9 +64,11 @@ def _mlp(dim: int, out: int, norm: bool = False) -> nn.Sequential:
 class SigmoidRewardHead(nn.Module):
     """A scalar in (0, 1) through a sigmoid, trained by regression (MSE or L1) to the label."""
 
-    def __init__(self, dim: int, regression_loss: str = "mse", norm: bool = False):
+    def __init__(
+        self, dim: int, regression_loss: str = "mse", norm: bool = False, batch_steps: int | None = None
+    ):
         super().__init__()
-        self.net = _mlp(dim, 1, norm)
+        self.net = _mlp(dim, 1, norm, batch_steps)
         self.regression_loss = regression_loss
 
     def forward(self, feature: Tensor) -> Tensor:
@@ -67,9 +92,16 @@ class DistributionalRewardHead(nn.Module):
     units of one bin (0.75 is the HL-Gauss paper's recommendation).
     """
 
-    def __init__(self, dim: int, num_bins: int = 51, sigma: float = 0.75, norm: bool = False):
+    def __init__(
+        self,
+        dim: int,
+        num_bins: int = 51,
+        sigma: float = 0.75,
+        norm: bool = False,
+        batch_steps: int | None = None,
+    ):
         super().__init__()
-        self.net = _mlp(dim, num_bins, norm)
+        self.net = _mlp(dim, num_bins, norm, batch_steps)
         centres = torch.linspace(0.0, 1.0, num_bins)
         width = 1.0 / (num_bins - 1)
         self.register_buffer("centres", centres, persistent=False)
@@ -99,6 +131,12 @@ def make_reward_head(config) -> nn.Module:
     dim = config.dim_model + (config.reward_memory_dim if config.reward_memory != "none" else 0)
     if config.reward_head == "distributional":
         return DistributionalRewardHead(
-            dim, config.reward_num_bins, config.reward_hl_gauss_sigma, config.reward_feature_norm
+            dim,
+            config.reward_num_bins,
+            config.reward_hl_gauss_sigma,
+            config.reward_feature_norm,
+            config.reward_feature_norm_batch_steps,
         )
-    return SigmoidRewardHead(dim, config.reward_regression_loss, config.reward_feature_norm)
+    return SigmoidRewardHead(
+        dim, config.reward_regression_loss, config.reward_feature_norm, config.reward_feature_norm_batch_steps
+    )
