@@ -104,6 +104,29 @@ def test_a_standardised_head_input_trains_on_the_batch_and_acts_on_its_running_s
     assert torch.allclose(acting, episode_pass(policy, observations), atol=1e-6)
 
 
+def test_a_standardised_head_input_moves_to_running_statistics_after_its_batch_steps(marker_ds):
+    """reward_feature_norm_batch_steps=2: the first 2 training batches are standardised with their own
+    statistics; later ones with the running statistics as acting is (a training sample's reward does not
+    depend on its batch), which each batch still updates."""
+    torch.manual_seed(0)
+    policy, pre, _, _ = build(marker_ds, reward_feature_norm=True, reward_feature_norm_batch_steps=2)
+    norm = policy.reward_head.net[0]
+    policy.train()
+    batch = next(batches(marker_ds, policy, pre, batch_size=6))
+    inputs = []
+    handle = norm.register_forward_hook(lambda m, i, o: inputs.append((i[0].detach(), o.detach())))
+    for _ in range(4):
+        policy.forward(batch)
+    handle.remove()
+    assert norm.num_batches_tracked == 4
+    for _, out in inputs[:2]:  # their own statistics: each dimension mean 0, std 1 over the batch
+        assert torch.allclose(out.mean(0), torch.zeros(out.shape[1]), atol=1e-4)
+    x4, y4 = inputs[3]
+    assert not torch.allclose(y4.mean(0), torch.zeros(y4.shape[1]), atol=1e-3)  # not its own statistics
+    norm.eval()
+    assert torch.allclose(norm(x4), y4, atol=1e-5)  # the running statistics it updated, as acting reads them
+
+
 def test_select_action_returns_tensor_with_fresh_reward_every_step(any_ds):
     torch.manual_seed(0)
     policy, pre, post, _ = build(any_ds)
