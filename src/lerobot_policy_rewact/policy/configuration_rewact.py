@@ -292,10 +292,17 @@ class RewACTConfig(PreTrainedConfig):
                 "reward_rewind needs a memory to rewind from: add --policy.reward_memory=window (or max) "
                 "(or set --policy.reward_rewind=0)."
             )
-        if self.reward_feature_norm_batch_steps is not None and self.reward_feature_norm_batch_steps < 0:
-            raise ValueError(
-                f"reward_feature_norm_batch_steps must be >= 0 or null, got {self.reward_feature_norm_batch_steps}."
-            )
+        if self.reward_feature_norm_batch_steps is not None:
+            if self.reward_feature_norm_batch_steps < 0:
+                raise ValueError(
+                    "reward_feature_norm_batch_steps must be >= 0 or null, got "
+                    f"{self.reward_feature_norm_batch_steps}."
+                )
+            if not self.reward_feature_norm:
+                raise ValueError(
+                    "reward_feature_norm_batch_steps applies to the standardised head input: add "
+                    "--policy.reward_feature_norm=true (or drop --policy.reward_feature_norm_batch_steps)."
+                )
         if self.reward_loss_weight < 0:
             raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")
 
