@@ -17,8 +17,9 @@ class FeatureNorm(nn.BatchNorm1d):
     keeps it) with its running statistics, as in eval mode, instead of failing.
 
     With `batch_steps`, only the first `batch_steps` training batches are standardised with their own
-    statistics; later ones with the running statistics (as acting), which each batch still updates (the
-    first batch sets them outright), with no gradient through them."""
+    statistics; later ones with the running statistics (as acting), which each batch still updates with no
+    gradient through them (with `batch_steps=0` the first batch sets them outright). Batches are counted in
+    `num_batches_tracked`, which checkpoints keep, so a resumed training goes on where it was."""
 
     def __init__(self, dim: int, batch_steps: int | None = None):
         super().__init__(dim)
