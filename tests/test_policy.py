@@ -387,7 +387,7 @@ def test_a_reward_stuck_on_one_value_is_warned_about_once(caplog):
         fired = [step for step in range(1, 1001) if stuck.add(0.05)]
         assert fired == [300]
         assert "--seed" in caplog.text and "reward_corr 0.05" in caplog.text
-        assert "--policy.reward_feature_norm=true" in caplog.text
+        assert "--policy.reward_feature_norm=true --policy.reward_feature_norm_batch_steps=300" in caplog.text
         caplog.clear()
         learning = PlateauWatch()
         assert not any(learning.add(0.05 if step <= 250 else 0.9) for step in range(1, 1001))
