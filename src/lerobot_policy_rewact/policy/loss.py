@@ -82,9 +82,9 @@ class PlateauWatch:
             "RewACT step %d: the reward follows its labels poorly (reward_corr %.2f over the last %d steps): it "
             "predicts about one value for every frame. Some training seeds sit on this plateau for the whole "
             "run: train with another --seed, or try --policy.reward_feature_norm=true "
-            "--policy.reward_feature_norm_batch_steps=300 (no measured seed stayed on the plateau with it; on real "
-            "data it cost ACT's held-out actions 6-8 %%), or check the labels (rewact labels plot); BENCHMARKS.md "
-            "has the measurements.",
+            "--policy.reward_feature_norm_batch_steps=300 (no measured seed stayed on the plateau with it, at a cost "
+            "to ACT's actions on real data), or check the labels (rewact labels plot); BENCHMARKS.md has the "
+            "measurements.",
             self.steps, mean, self.every,
         )  # fmt: skip
         return True

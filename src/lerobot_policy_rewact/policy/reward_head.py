@@ -35,15 +35,12 @@ class FeatureNorm(nn.BatchNorm1d):
             return super().forward(x)
         if self.batch_steps is None or self.num_batches_tracked < self.batch_steps:
             return self._running(x) if x.shape[0] < 2 else super().forward(x)
-        if x.shape[0] >= 2:
+        if x.shape[0] >= 2:  # BatchNorm's own update of the running statistics, its output unused
             with torch.no_grad():
-                mean, var = x.mean(0), x.var(0)
-                if self.num_batches_tracked == 0:
-                    self.running_mean.copy_(mean)
-                    self.running_var.copy_(var)
-                else:
-                    self.running_mean.lerp_(mean, self.momentum)
-                    self.running_var.lerp_(var, self.momentum)
+                momentum = 1.0 if self.num_batches_tracked == 0 else self.momentum
+                F.batch_norm(
+                    x, self.running_mean, self.running_var, training=True, momentum=momentum, eps=self.eps
+                )
                 self.num_batches_tracked += 1
         return self._running(x)
 
