@@ -53,7 +53,6 @@ def test_mutable_defaults_are_not_shared():
         ({"reward_feature": "cls"}, "reward_feature"),
         ({"reward_linear_start": 0.9, "reward_linear_end": 0.1}, "reward_linear_start < reward_linear_end"),
         ({"reward_num_bins": 1}, "reward_num_bins"),
-        ({"reward_feature_norm_batch_steps": 300}, "add --policy.reward_feature_norm=true"),
         ({"reward_feature_norm": True, "reward_feature_norm_batch_steps": -1}, "must be >= 0"),
         ({"n_action_steps": 200}, "chunk size"),  # ACT's own validation still applies
     ],

@@ -27,7 +27,11 @@ REWARD_MEMORIES = ("none", "max", "window")
 
 # Fields whose default changed, with the value a checkpoint saved before the change was trained with:
 # a config.json without the field is from before, and must load as it was trained.
-FORMER_DEFAULTS: dict[str, Any] = {"reward_memory": "none"}
+FORMER_DEFAULTS: dict[str, Any] = {
+    "reward_memory": "none",
+    "reward_feature_norm": False,
+    "reward_feature_norm_batch_steps": None,
+}
 
 
 def _declared_fields(source: type) -> list[dataclasses.Field]:
@@ -119,13 +123,15 @@ class RewACTConfig(PreTrainedConfig):
             the target is the past frame's (lower) label, so the reward learns that progress can fall
             from successful data alone (ReWiND / SARM's rewind augmentation).
         reward_feature_norm: standardise each dimension of the head's input (the feature, and the memory
-            beside it) over the training batch before the head (BatchNorm1d; its running statistics
-            when acting, so a sample's reward does not depend on its batch). Where the feature varies
-            little between frames the head's units barely vary either and it can settle on one value
-            for every frame; standardising gives the varying part unit scale.
+            beside it) before the head (BatchNorm1d; its running statistics when acting, so a sample's
+            reward does not depend on its batch). True (default): without it, some training seeds sit on a
+            plateau where the feature varies little between frames and the head predicts one value for
+            every frame (BENCHMARKS.md). Checkpoints saved before it was the default load without it.
         reward_feature_norm_batch_steps: with reward_feature_norm, how many training batches are standardised
-            with their own statistics (BatchNorm); later batches use the running statistics, as acting does,
-            and still update them (no gradient through them). None (default): every batch its own.
+            with their own statistics (BatchNorm, whose gradient through the batch statistics is what takes a
+            seed off the plateau); later batches use the running statistics, as acting does, and still
+            update them (no gradient through them). 300 (default); null: every batch its own statistics.
+            Ignored without reward_feature_norm.
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
@@ -184,8 +190,8 @@ class RewACTConfig(PreTrainedConfig):
     reward_memory_history: list[int] | None = None
     reward_memory_still: float = 0.0
     reward_rewind: float = 0.0
-    reward_feature_norm: bool = False
-    reward_feature_norm_batch_steps: int | None = None
+    reward_feature_norm: bool = True
+    reward_feature_norm_batch_steps: int | None = 300
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
     reward_hl_gauss_sigma: float = 0.75
@@ -292,17 +298,11 @@ class RewACTConfig(PreTrainedConfig):
                 "reward_rewind needs a memory to rewind from: add --policy.reward_memory=window (or max) "
                 "(or set --policy.reward_rewind=0)."
             )
-        if self.reward_feature_norm_batch_steps is not None:
-            if self.reward_feature_norm_batch_steps < 0:
-                raise ValueError(
-                    "reward_feature_norm_batch_steps must be >= 0 or null, got "
-                    f"{self.reward_feature_norm_batch_steps}."
-                )
-            if not self.reward_feature_norm:
-                raise ValueError(
-                    "reward_feature_norm_batch_steps applies to the standardised head input: add "
-                    "--policy.reward_feature_norm=true (or drop --policy.reward_feature_norm_batch_steps)."
-                )
+        if self.reward_feature_norm_batch_steps is not None and self.reward_feature_norm_batch_steps < 0:
+            raise ValueError(
+                "reward_feature_norm_batch_steps must be >= 0 or null (every batch its own statistics), got "
+                f"{self.reward_feature_norm_batch_steps}."
+            )
         if self.reward_loss_weight < 0:
             raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")
 

@@ -150,7 +150,7 @@ class RewACTPolicy(ACTPolicy):
             if config.advantage_conditioning and dataset_meta is not None
             else None
         )
-        self._console, self._plateau = ConsoleMetrics(), PlateauWatch()
+        self._console, self._plateau = ConsoleMetrics(), PlateauWatch(feature_norm=config.reward_feature_norm)
 
     def _advantage_indicators(self, meta: Any) -> AdvantageIndicators:
         """Each frame's indicator from the labels' progress (or the progress file) and failed frames."""
@@ -383,7 +383,7 @@ class RewACTPolicy(ACTPolicy):
             if kld is not None:
                 info["kld_loss"] = kld[used].mean().item() if used.any() else 0.0
         if self.training:
-            self._plateau.add(corr)
+            self._plateau.add(predicted, target)
             if not compat.PRINTS_POLICY_METRICS:
                 self._console.add(info)
         if reduction == "none":
