@@ -27,6 +27,8 @@ MEMORY = {"reward_memory": "max", "reward_memory_seconds": [-0.6, -0.3], "reward
 def _trained(root, steps: int = 30, **overrides):
     """A memory policy after a few training steps on batches with past frames (so its keys differ)."""
     torch.manual_seed(0)
+    if overrides.get("reward_memory") == "slots":  # the window memory with its past keys side by side
+        overrides = {**overrides, "reward_memory": "window", "reward_memory_combine": "slots"}
     policy, pre, post, meta = build(root, **{**MEMORY, **overrides})
     optim = torch.optim.Adam(policy.parameters(), lr=1e-3)
     policy.train()
@@ -92,7 +94,7 @@ def test_memory_changes_the_reward_of_a_frame(marker_ds):
     assert abs(float(logits[0] - logits[1])) > 1e-5
 
 
-@pytest.mark.parametrize("kind", ["max", "window"])
+@pytest.mark.parametrize("kind", ["max", "window", "slots"])
 def test_acting_frame_by_frame_equals_the_whole_episode_tools(marker_ds, tmp_path, kind):
     policy, pre, _, _ = _trained(
         marker_ds, reward_memory=kind, reward_log_path=str(tmp_path / "rewards.jsonl")
@@ -111,7 +113,7 @@ def test_acting_frame_by_frame_equals_the_whole_episode_tools(marker_ds, tmp_pat
     np.testing.assert_allclose([s["reward"][0] for s in steps], acted, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["max", "window"])
+@pytest.mark.parametrize("kind", ["max", "window", "slots"])
 def test_one_memory_per_environment_and_reset_clears_it(marker_ds, kind):
     policy, pre, _, _ = _trained(marker_ds, reward_memory=kind)
     ep0, ep1 = list(frames(marker_ds, pre, episode=0)), list(frames(marker_ds, pre, episode=1))
@@ -132,7 +134,7 @@ def test_one_memory_per_environment_and_reset_clears_it(marker_ds, kind):
     assert _act(policy, ep0[:n]) == pytest.approx(alone0, abs=1e-6)  # reset() starts afresh
 
 
-@pytest.mark.parametrize("kind", ["max", "window"])
+@pytest.mark.parametrize("kind", ["max", "window", "slots"])
 def test_a_robot_standing_still_leaves_the_reward_where_it_was(marker_ds, kind):
     """Not a clock: the same observation repeated (3 s at 10 fps, longer than the window's 0.6 s) changes
     neither memory nor reward; the window then goes on from where it stood when the robot moves again."""
@@ -190,7 +192,7 @@ def _head_inputs(policy, run) -> torch.Tensor:
     return torch.cat(seen)
 
 
-@pytest.mark.parametrize("kind", ["max", "window"])
+@pytest.mark.parametrize("kind", ["max", "window", "slots"])
 def test_window_memory_acts_on_what_training_read(marker_ds, kind):
     """Acting frame by frame, the head reads what the training pass gives it for the same frames from
     LeRobot's batches (past frames at the history offsets, padded with the first frame), and so gives
@@ -203,9 +205,9 @@ def test_window_memory_acts_on_what_training_read(marker_ds, kind):
     batch = next(batches(marker_ds, policy, pre, episodes=[1], batch_size=len(acted)))
     trained_inputs = _head_inputs(policy, lambda: reward_loss_inputs(policy.eval(), batch))
     output, _ = reward_loss_inputs(policy.eval(), batch)
-    memory = slice(-policy.config.reward_memory_dim, None)
+    memory = slice(policy.config.dim_model, None)
     input_gap = (acted_inputs[:, memory] - trained_inputs[:, memory]).abs().max().item()
-    if kind == "window":
+    if kind != "max":
         assert input_gap < 1e-3, input_gap  # keys scaled by 100: float rounding
         trained = policy.reward_head.reward(output).numpy()
         assert np.abs(trained - np.asarray(acted)).max() < 1e-5
@@ -246,6 +248,8 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
         ({"reward_memory": "window", "reward_memory_seconds": [-2.0, 0.5]}, "negative times in seconds"),
         ({"reward_memory": "window", "reward_memory_fps": 0}, "reward_memory_fps"),
         ({"reward_memory": "lstm"}, "reward_memory"),
+        ({"reward_memory": "max", "reward_memory_combine": "slots"}, "add --policy.reward_memory=window"),
+        ({"reward_memory": "window", "reward_memory_combine": "mean"}, "reward_memory_combine"),
         ({"reward_memory": "window", "reward_memory_still": -0.1}, "reward_memory_still"),
         ({"reward_memory": "window", "reward_memory_still": float("nan")}, "reward_memory_still"),
     ],
@@ -253,6 +257,18 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
 def test_memory_options_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
         RewACTConfig(**{**TINY_CONFIG, **options})
+
+
+def test_slots_need_one_frame_per_span():
+    """reward_memory_combine=slots: the head has a key per span, so a frame rate that puts two spans on one
+    frame is refused with the fix, where the maximum would just read that frame once."""
+    from lerobot_policy_rewact.policy.configuration_rewact import MemoryFpsError
+
+    slots = RewACTConfig(**{**TINY_CONFIG, "reward_memory": "window", "reward_memory_combine": "slots"})
+    assert slots.memory_slots == 2 and slots.memory_offsets_at(30) == [-180, -60]
+    with pytest.raises(MemoryFpsError, match="one frame per span"):
+        slots.memory_offsets_at(0.2)
+    assert RewACTConfig(**{**TINY_CONFIG, "reward_memory": "window"}).memory_offsets_at(0.2) == [-1]
 
 
 def test_the_default_is_the_window_memory_given_in_seconds():
@@ -323,12 +339,12 @@ def test_past_frames_of_another_size_are_resized_like_the_current_one():
     assert torch.allclose(out[:, 1], one)
 
 
-@pytest.mark.parametrize("batch_size", [4, 7])
-def test_a_batch_with_its_past_frames_gives_the_acting_rewards_and_keeps_no_state(marker_ds, batch_size):
+@pytest.mark.parametrize("batch_size, kind", [(4, "window"), (7, "window"), (7, "slots")])
+def test_a_batch_with_its_past_frames_gives_the_acting_rewards_and_keeps_no_state(marker_ds, batch_size, kind):
     """Stateless where LeRobot is stateless: consecutive frames of an episode loaded as LeRobot loads them
     (each sample with its past frames, any batch size, a shorter last batch) give through predict_reward
     and predict_chunk_and_reward the rewards of acting frame by frame; single frames are refused."""
-    policy, pre, _, _ = _trained(marker_ds, reward_memory="window")
+    policy, pre, _, _ = _trained(marker_ds, reward_memory=kind)
     observations = list(frames(marker_ds, pre, episode=1))
     acted = _act(policy, observations)
     data = list(batches(marker_ds, policy, pre, episodes=[1], batch_size=batch_size))
@@ -340,7 +356,7 @@ def test_a_batch_with_its_past_frames_gives_the_acting_rewards_and_keeps_no_stat
     np.testing.assert_allclose(torch.cat(rewards).numpy(), acted, atol=1e-4)
     assert chunks[0].shape == (batch_size, policy.config.chunk_size, 2)
     # The head reads the memory acting reads; read as if each frame were its episode's first, it would not.
-    memory = slice(-policy.config.reward_memory_dim, None)
+    memory = slice(policy.config.dim_model, None)
     acted_inputs = _head_inputs(policy, lambda: _act(policy, observations))[:, memory]
     given = _head_inputs(policy, lambda: [policy.predict_reward(b) for b in data])[:, memory]
     assert (given - acted_inputs).abs().max() < 1e-3  # keys scaled by 100: float rounding

@@ -24,6 +24,7 @@ REWARD_HEADS = ("sigmoid", "distributional")
 REWARD_FEATURES = ("latent", "mean", "layer")
 REGRESSION_LOSSES = ("mse", "l1")
 REWARD_MEMORIES = ("none", "max", "window")
+MEMORY_COMBINES = ("max", "slots")
 
 # Fields whose default changed, with the value a checkpoint saved before the change was trained with:
 # a config.json without the field is from before, and must load as it was trained.
@@ -101,6 +102,10 @@ class RewACTConfig(PreTrainedConfig):
             BENCHMARKS.md). Checkpoints saved before it was the default (no `reward_memory` in their
             config.json) load as "none".
         reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
+        reward_memory_combine: how the window memory combines the keys it reads: "max" (default: the
+            element-wise maximum of the current frame's key and the past frames', which cannot tell which
+            frame a key came from) or "slots" (each past frame's key side by side, oldest first, so the head
+            knows which lag a key came from; the head reads the current frame's feature itself).
         reward_memory_seconds: how far back, in seconds (negative), the past frames lie that the memory
             reads besides the current one: each training sample loads them (LeRobot's delta timestamps;
             the episode's first frame stands in for times before it) and the window memory reads them
@@ -185,6 +190,7 @@ class RewACTConfig(PreTrainedConfig):
     reward_state_dropout: float = 0.0
     reward_memory: str = "window"
     reward_memory_dim: int = 16
+    reward_memory_combine: str = "max"
     reward_memory_seconds: list[float] = field(default_factory=lambda: [-6.0, -2.0])
     reward_memory_fps: float | None = None
     reward_memory_history: list[int] | None = None
@@ -264,6 +270,12 @@ class RewACTConfig(PreTrainedConfig):
         _check_choice("reward_memory", self.reward_memory, REWARD_MEMORIES)
         if self.reward_memory_dim < 1:
             raise ValueError(f"reward_memory_dim must be >= 1, got {self.reward_memory_dim}.")
+        _check_choice("reward_memory_combine", self.reward_memory_combine, MEMORY_COMBINES)
+        if self.reward_memory_combine == "slots" and self.reward_memory != "window":
+            raise ValueError(
+                "reward_memory_combine=slots reads the window memory's past frames one by one: add "
+                "--policy.reward_memory=window (or drop --policy.reward_memory_combine)."
+            )
         if self.reward_memory_history is not None and (
             not self.reward_memory_history or any(int(k) >= 0 for k in self.reward_memory_history)
         ):
@@ -342,7 +354,21 @@ class RewACTConfig(PreTrainedConfig):
                     f"{self.reward_memory_fps:g} fps, or retrain with --policy.reward_memory_seconds."
                 )
             return sorted({int(k) for k in self.reward_memory_history})
-        return sorted({min(-1, round(float(s) * fps)) for s in self.reward_memory_seconds})
+        offsets = sorted({min(-1, round(float(s) * fps)) for s in self.reward_memory_seconds})
+        if self.reward_memory_combine == "slots" and len(offsets) < self.memory_slots:
+            raise MemoryFpsError(
+                f"At {fps:g} fps the spans {self.reward_memory_seconds} s fall on the same frames {offsets}, and "
+                "reward_memory_combine=slots needs one frame per span: use data at a higher frame rate, or "
+                "spans further apart."
+            )
+        return offsets
+
+    @property
+    def memory_slots(self) -> int:
+        """How many past frames the memory reads: the spans listed (the head's input has a key per slot with
+        reward_memory_combine=slots)."""
+        spans = self.reward_memory_history if self.reward_memory_history is not None else self.reward_memory_seconds
+        return len(set(spans)) if self.reward_memory != "none" else 0
 
     @property
     def observation_delta_indices(self) -> list[int] | None:

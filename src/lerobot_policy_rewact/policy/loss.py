@@ -60,8 +60,9 @@ class PlateauWatch:
     """Warns once when, from `after` training steps on, the reward explains less than `low` of its labels'
     variance over the last `every` steps (1 - squared error / the labels' spread around each batch's mean):
     the reward then predicts about one value for every frame (measured on some training seeds of the demo and
-    of real data: BENCHMARKS.md), however it correlates. Measured in runs that found the task, this share was
-    0.28 or more by step 600 and under 0.15 only on the seeds that stayed on the plateau (docs/history.md)."""
+    of real data: BENCHMARKS.md), however it correlates. Read against the logs of earlier runs it catches the
+    plateaus a correlation threshold missed, and a run still learning a hard task can dip under it once
+    (docs/history.md, session 7)."""
 
     def __init__(self, every: int = 100, after: int = 600, low: float = 0.15, feature_norm: bool = True):
         self.every, self.after, self.low, self.feature_norm = every, after, low, feature_norm

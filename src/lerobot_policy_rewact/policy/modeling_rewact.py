@@ -205,7 +205,11 @@ class RewACTPolicy(ACTPolicy):
                     per_dimension=(OBS_STATE, OBS_ENV_STATE),
                 )
             memory, last_keys = window(
-                frames(keys), before.keys if before is not None else None, self.memory_offsets(), kept
+                frames(keys),
+                before.keys if before is not None else None,
+                self.memory_offsets(),
+                kept,
+                slots=self.config.reward_memory_combine == "slots",
             )
             memory, state = (memory[0] if episode else memory[:, 0]), WindowState(last_keys, last)
         else:  # state: the memory itself
@@ -268,13 +272,16 @@ class RewACTPolicy(ACTPolicy):
 
     def _history_memory(self, feature: Tensor, past: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """(memory (B, key_dim), past frames' features (B, K, dim)) of samples that carry their past frames
-        (`_split_history`): the maximum of the current and past frames' keys. No state is read or kept."""
+        (`_split_history`): the maximum of the current and past frames' keys (with reward_memory_combine=slots,
+        the past frames' keys side by side, oldest first). No state is read or kept."""
         b, k = past["history_pad"].shape
         frames = {key: value for key, value in past.items() if key != "history_pad"}
         with torch.no_grad():
             past_feature = self.reward_feature(self.model.encode(self._prepare(frames))).view(b, k, -1)
-        keys = self.reward_memory(feature)
-        return torch.maximum(keys, self.reward_memory(past_feature).max(dim=1).values), past_feature
+        past_keys = self.reward_memory(past_feature)  # (B, K, key_dim)
+        if self.config.reward_memory_combine == "slots":
+            return past_keys.flatten(1), past_feature
+        return torch.maximum(self.reward_memory(feature), past_keys.max(dim=1).values), past_feature
 
     def _rewind(
         self, batch: dict[str, Tensor], feature: Tensor, past_feature: Tensor, pad: Tensor, target: Tensor

@@ -99,13 +99,14 @@ def changed(
 
 
 def window(
-    keys: Tensor, before: Tensor | None, offsets: list[int], kept: Tensor | None = None
+    keys: Tensor, before: Tensor | None, offsets: list[int], kept: Tensor | None = None, slots: bool = False
 ) -> tuple[Tensor, Tensor]:
     """Window memory of consecutive frames: `keys` (B, T, key_dim), row b's frames in order after `before`,
     the keys of that row's last kept frames (B, 1 - min(offsets), key_dim; None at the episode's start).
     `kept` (B, T) says which frames advance the window (default: all); each frame's memory is the max of
     its key and the kept keys at `offsets` before the last kept frame (the first frame stands in for
-    frames before the episode's start). Returns (memory (B, T, key_dim), the last kept keys after)."""
+    frames before the episode's start). With `slots`, each frame's memory is instead the keys at the offsets side
+    by side (B, T, len(offsets) * key_dim), the current key left out. Returns (memory, the last kept keys after)."""
     span = 1 - min(offsets)
     last = keys[:, :1].expand(-1, span, -1) if before is None else before.to(keys.dtype)
     if kept is None:
@@ -115,6 +116,9 @@ def window(
         key = keys[:, t]
         step = kept[:, t] if before is not None or t > 0 else torch.zeros_like(kept[:, t])
         last = torch.where(step[:, None, None], torch.cat([last[:, 1:], key[:, None]], dim=1), last)
+        if slots:
+            memory.append(torch.cat([last[:, span - 1 + offset] for offset in offsets], dim=-1))
+            continue
         out = key
         for offset in offsets:
             out = torch.maximum(out, last[:, span - 1 + offset])
