@@ -340,7 +340,9 @@ def test_past_frames_of_another_size_are_resized_like_the_current_one():
 
 
 @pytest.mark.parametrize("batch_size, kind", [(4, "window"), (7, "window"), (7, "slots")])
-def test_a_batch_with_its_past_frames_gives_the_acting_rewards_and_keeps_no_state(marker_ds, batch_size, kind):
+def test_a_batch_with_its_past_frames_gives_the_acting_rewards_and_keeps_no_state(
+    marker_ds, batch_size, kind
+):
     """Stateless where LeRobot is stateless: consecutive frames of an episode loaded as LeRobot loads them
     (each sample with its past frames, any batch size, a shorter last batch) give through predict_reward
     and predict_chunk_and_reward the rewards of acting frame by frame; single frames are refused."""

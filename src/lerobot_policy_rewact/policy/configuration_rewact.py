@@ -367,7 +367,11 @@ class RewACTConfig(PreTrainedConfig):
     def memory_slots(self) -> int:
         """How many past frames the memory reads: the spans listed (the head's input has a key per slot with
         reward_memory_combine=slots)."""
-        spans = self.reward_memory_history if self.reward_memory_history is not None else self.reward_memory_seconds
+        spans = (
+            self.reward_memory_history
+            if self.reward_memory_history is not None
+            else self.reward_memory_seconds
+        )
         return len(set(spans)) if self.reward_memory != "none" else 0
 
     @property
