@@ -29,8 +29,14 @@ def _train(policy, batch, steps: int = 20, lr: float = 1e-3) -> None:
 
 
 def _no_dropout(policy) -> None:
+    """Training passes without dropout, and with the head's input standardised by its running statistics as
+    acting reads it (not the batch's own, as the first training batches are), so the two can be compared."""
+    from lerobot_policy_rewact.policy.reward_head import FeatureNorm
+
     for m in policy.modules():
-        if isinstance(m, torch.nn.Dropout):
+        if isinstance(m, FeatureNorm):
+            m.batch_steps = 0
+        elif isinstance(m, torch.nn.Dropout):
             m.p = 0.0
         elif isinstance(m, torch.nn.MultiheadAttention):
             m.dropout = 0.0  # attention dropout is a float, not a Dropout module
@@ -264,10 +270,11 @@ def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
         _no_dropout(policy)
         policy.train()
     torch.manual_seed(1)
-    seen = _rewards_the_loss_sees(dropped, batch)
+    seen = _rewards_the_loss_sees(dropped, batch)  # (before another training pass moves the running statistics)
+    assert torch.allclose(seen, dropped.predict_reward(blank), atol=1e-5)
+    assert not torch.allclose(seen, dropped.predict_reward(batch), atol=1e-3)  # the state does matter
+    dropped.train()
     torch.manual_seed(2)
     action_loss = dropped.forward(batch)[0]
     torch.manual_seed(2)
     assert torch.allclose(action_loss, plain.forward(batch)[0], atol=1e-6)  # ACT's loss: unchanged
-    assert torch.allclose(seen, dropped.predict_reward(blank), atol=1e-5)
-    assert not torch.allclose(seen, dropped.predict_reward(batch), atol=1e-3)  # the state does matter
