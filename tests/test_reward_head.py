@@ -43,22 +43,3 @@ def test_heads_fit_a_target(make):
     assert reward.shape == (64,)
     assert ((reward >= 0) & (reward <= 1)).all()
     assert (reward - target).abs().mean() < 0.05
-
-
-@pytest.mark.parametrize("kind", ["sigmoid", "distributional"])
-def test_the_head_runs_in_full_precision_under_mixed_precision(kind):
-    """Under bfloat16 autocast (--policy.use_amp=true) the head computes in float32: its output is what it
-    gives for the same (bfloat16) feature without autocast, not a bfloat16 rounding of it."""
-    torch.manual_seed(0)
-    head = (
-        SigmoidRewardHead(32, norm=True, batch_steps=300)
-        if kind == "sigmoid"
-        else DistributionalRewardHead(32, norm=True, batch_steps=300)
-    ).eval()
-    head.net[0].running_mean.fill_(5.0)
-    head.net[0].running_var.fill_(1e-4)  # a feature that varies little around a large value
-    feature = (5.0 + 0.01 * torch.randn(8, 32)).bfloat16()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = head(feature)
-    assert mixed.dtype == torch.float32
-    torch.testing.assert_close(mixed, head(feature.float()), rtol=1e-6, atol=1e-6)

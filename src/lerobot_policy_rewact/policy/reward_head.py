@@ -2,8 +2,7 @@
 
 Both heads share one interface: `head(feature) -> output` (raw), `head.reward(output) -> (B,)` in
 [0, 1], and `head.loss(output, target) -> (B,)` per-sample loss, so the policy never needs to know
-which head it has. Both run in full precision under mixed precision (`--policy.use_amp=true`): the head is
-tiny, and standardising a feature rounded to bfloat16 would also scale up its rounding.
+which head it has.
 """
 
 from __future__ import annotations
@@ -46,12 +45,6 @@ class FeatureNorm(nn.BatchNorm1d):
         return self._running(x)
 
 
-def _full_precision(net: nn.Module, feature: Tensor) -> Tensor:
-    """`net(feature)` in float32 with autocast off, whatever precision the caller runs in."""
-    with torch.autocast(feature.device.type, enabled=False):
-        return net(feature.float())
-
-
 def _mlp(dim: int, out: int, norm: bool = False, batch_steps: int | None = None) -> nn.Sequential:
     """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape; with `norm`, the input standardised
     per dimension first (`FeatureNorm`: over the batch in training, its running statistics in eval mode,
@@ -77,7 +70,7 @@ class SigmoidRewardHead(nn.Module):
         self.regression_loss = regression_loss
 
     def forward(self, feature: Tensor) -> Tensor:
-        return _full_precision(self.net, feature).squeeze(-1)  # logits, (B,)
+        return self.net(feature).squeeze(-1)  # logits, (B,)
 
     def reward(self, output: Tensor) -> Tensor:
         return torch.sigmoid(output)
@@ -116,7 +109,7 @@ class DistributionalRewardHead(nn.Module):
         self.sigma = sigma * width
 
     def forward(self, feature: Tensor) -> Tensor:
-        return _full_precision(self.net, feature)  # logits, (B, num_bins)
+        return self.net(feature)  # logits, (B, num_bins)
 
     def reward(self, output: Tensor) -> Tensor:
         return (output.softmax(-1) * self.centres).sum(-1)
