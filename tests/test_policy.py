@@ -389,14 +389,14 @@ def test_a_reward_stuck_on_one_value_is_warned_about_once(caplog):
         stuck = PlateauWatch()
         assert [step for step in range(1, 1001) if stuck.add(flat, target)] == [600]
         assert "--seed" in caplog.text and "explains -0.0" in caplog.text
-        assert "reward_feature_norm" not in caplog.text  # on already
+        assert "--policy.reward_feature_norm=true" in caplog.text
         caplog.clear()
         correlated = PlateauWatch()
         assert [step for step in range(1, 1001) if correlated.add(narrow, target)] == [600]
         caplog.clear()
-        plain = PlateauWatch(feature_norm=False)
-        assert [step for step in range(1, 701) if plain.add(flat, target)] == [600]
-        assert "--policy.reward_feature_norm=true" in caplog.text
+        standardised = PlateauWatch(feature_norm=True)
+        assert [step for step in range(1, 701) if standardised.add(flat, target)] == [600]
+        assert "--seed" in caplog.text and "reward_feature_norm" not in caplog.text  # on already
         caplog.clear()
         late = PlateauWatch()
         assert not any(late.add(flat if step <= 500 else fit, target) for step in range(1, 1001))

@@ -290,36 +290,38 @@ def test_the_default_is_the_window_memory_given_in_seconds():
 
 
 def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(marker_ds, tmp_path):
-    """A config.json without `reward_memory` and `reward_feature_norm*` (saved when one frame and a plain head
-    input were the defaults) loads with neither, through RewACT's loader and through LeRobot's factory as
-    lerobot-eval calls it; a current one as saved."""
+    """A config.json without `reward_memory` (saved when one frame was the default) loads with no memory, and
+    one with a standardised head input but no `reward_feature_norm_batch_steps` (saved before that option)
+    with batch statistics in every batch, through RewACT's loader and through LeRobot's factory as lerobot-eval
+    calls it; a current one as saved."""
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.policies.factory import make_policy
 
     from lerobot_policy_rewact import RewACTPolicy
 
     torch.manual_seed(0)
-    policy, pre, post, _ = build(marker_ds, reward_memory="none", reward_feature_norm=False)
+    policy, pre, post, _ = build(marker_ds, reward_memory="none", reward_feature_norm=True)
     for part in (policy, pre, post):
         part.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    for name in ("reward_memory", "reward_feature_norm", "reward_feature_norm_batch_steps"):
+    for name in ("reward_memory", "reward_feature_norm_batch_steps"):
         del saved[name]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     assert PreTrainedConfig.from_pretrained(tmp_path).reward_memory == "window"  # the new defaults
-    assert PreTrainedConfig.from_pretrained(tmp_path).reward_feature_norm
+    assert PreTrainedConfig.from_pretrained(tmp_path).reward_feature_norm_batch_steps == 300
 
     policy.eval()
     observations = list(frames(marker_ds, pre, episode=0))[:6]
     expected = _act(policy, observations)
     loaded = RewACTPolicy.from_pretrained(tmp_path)
     assert loaded.config.reward_memory == "none" and loaded.reward_memory is None
-    assert not loaded.config.reward_feature_norm and loaded.config.reward_feature_norm_batch_steps is None
+    assert loaded.config.reward_feature_norm and loaded.config.reward_feature_norm_batch_steps is None
     assert _act(loaded, observations) == pytest.approx(expected, abs=1e-6)
     cfg = PreTrainedConfig.from_pretrained(tmp_path)
     cfg.pretrained_path = str(tmp_path)
     via_factory = make_policy(cfg, ds_meta=load_meta(marker_ds))
-    assert via_factory.config.reward_memory == "none" and not via_factory.config.reward_feature_norm
+    assert via_factory.config.reward_memory == "none"
+    assert via_factory.config.reward_feature_norm_batch_steps is None
     assert _act(via_factory, observations) == pytest.approx(expected, abs=1e-6)
 
     window, *_ = build(marker_ds)  # a checkpoint that names its memory loads with it

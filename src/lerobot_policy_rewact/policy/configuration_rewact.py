@@ -28,11 +28,7 @@ MEMORY_COMBINES = ("max", "slots")
 
 # Fields whose default changed, with the value a checkpoint saved before the change was trained with:
 # a config.json without the field is from before, and must load as it was trained.
-FORMER_DEFAULTS: dict[str, Any] = {
-    "reward_memory": "none",
-    "reward_feature_norm": False,
-    "reward_feature_norm_batch_steps": None,
-}
+FORMER_DEFAULTS: dict[str, Any] = {"reward_memory": "none", "reward_feature_norm_batch_steps": None}
 
 
 def _declared_fields(source: type) -> list[dataclasses.Field]:
@@ -129,14 +125,15 @@ class RewACTConfig(PreTrainedConfig):
             from successful data alone (ReWiND / SARM's rewind augmentation).
         reward_feature_norm: standardise each dimension of the head's input (the feature, and the memory
             beside it) before the head (BatchNorm1d; its running statistics when acting, so a sample's
-            reward does not depend on its batch). True (default): without it, some training seeds sit on a
-            plateau where the feature varies little between frames and the head predicts one value for
-            every frame (BENCHMARKS.md). Checkpoints saved before it was the default load without it.
+            reward does not depend on its batch). With a plain input some training seeds sit on a plateau
+            where the feature varies little between frames and the head predicts one value for every frame;
+            with it no seed of 12 full-precision runs did, but `make demo` in bfloat16 did, twice
+            (BENCHMARKS.md), so it is an option. What the plateau warning suggests.
         reward_feature_norm_batch_steps: with reward_feature_norm, how many training batches are standardised
             with their own statistics (BatchNorm, whose gradient through the batch statistics is what takes a
             seed off the plateau); later batches use the running statistics, as acting does, and still
-            update them (no gradient through them). 300 (default); null: every batch its own statistics.
-            Ignored without reward_feature_norm.
+            update them (no gradient through them). 300 (default); null: every batch its own statistics
+            (what checkpoints saved before this option have). Ignored without reward_feature_norm.
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
@@ -196,7 +193,7 @@ class RewACTConfig(PreTrainedConfig):
     reward_memory_history: list[int] | None = None
     reward_memory_still: float = 0.0
     reward_rewind: float = 0.0
-    reward_feature_norm: bool = True
+    reward_feature_norm: bool = False
     reward_feature_norm_batch_steps: int | None = 300
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
