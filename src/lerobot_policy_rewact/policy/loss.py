@@ -64,7 +64,7 @@ class PlateauWatch:
     plateaus a correlation threshold missed, and a run still learning a hard task can dip under it once
     (docs/history.md, session 7)."""
 
-    def __init__(self, every: int = 100, after: int = 600, low: float = 0.15, feature_norm: bool = False):
+    def __init__(self, every: int = 100, after: int = 600, low: float = 0.2, feature_norm: bool = False):
         self.every, self.after, self.low, self.feature_norm = every, after, low, feature_norm
         self.steps, self.error, self.spread, self.warned = 0, 0.0, 0.0, False
 
