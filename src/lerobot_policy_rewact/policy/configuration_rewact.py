@@ -127,8 +127,8 @@ class RewACTConfig(PreTrainedConfig):
             beside it) before the head (BatchNorm1d; its running statistics when acting, so a sample's
             reward does not depend on its batch). With a plain input some training seeds sit on a plateau
             where the feature varies little between frames and the head predicts one value for every frame;
-            with it no seed of 12 full-precision runs did, but `make demo` in bfloat16 did on both seeds
-            tried (the plain input on one of them; BENCHMARKS.md), so it is an option. What the plateau warning suggests.
+            standardising took the measured plateau seeds off it in full precision but not in mixed precision
+            (BENCHMARKS.md), so it is an option, the one the plateau warning suggests.
         reward_feature_norm_batch_steps: with reward_feature_norm, how many training batches are standardised
             with their own statistics (BatchNorm, whose gradient through the batch statistics is what takes a
             seed off the plateau); later batches use the running statistics, as acting does, and still

@@ -87,8 +87,8 @@ class PlateauWatch:
         way_out = (
             "train with another --seed"
             if self.feature_norm
-            else "train with --policy.reward_feature_norm=true (no seed of 12 full-precision runs stayed on the "
-            "plateau with it; BENCHMARKS.md has where it did) or another --seed"
+            else "train with --policy.reward_feature_norm=true (it standardises the head's input; where it helps "
+            "and where it did not: BENCHMARKS.md) or another --seed"
         )
         log.warning(
             "RewACT step %d: the reward explains %.2f of its labels' variance over the last %d steps: it predicts "
