@@ -13,8 +13,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,sim]'
+	$(PY) -m pip install --quiet --no-cache-dir --upgrade pip
+	$(PY) -m pip install --quiet --no-cache-dir -e '.[test,sim]'
 	@touch $(STAMP)
 
 # Debian libraries: FFmpeg (LeRobot's default video decoder, torchcodec, needs them; without them
