@@ -397,6 +397,11 @@ def test_a_reward_stuck_on_one_value_is_warned_about_once(caplog):
         standardised = PlateauWatch(feature_norm=True)
         assert [step for step in range(1, 701) if standardised.add(flat, target)] == [600]
         assert "--seed" in caplog.text and "reward_feature_norm" not in caplog.text  # on already
+        assert "use_amp" not in caplog.text
+        caplog.clear()
+        mixed = PlateauWatch(feature_norm=True, mixed_precision=True)
+        assert [step for step in range(1, 701) if mixed.add(flat, target)] == [600]
+        assert "drop --policy.use_amp=true" in caplog.text
         caplog.clear()
         late = PlateauWatch()
         assert not any(late.add(flat if step <= 500 else fit, target) for step in range(1, 1001))

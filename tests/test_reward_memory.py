@@ -29,6 +29,8 @@ def _trained(root, steps: int = 30, **overrides):
     torch.manual_seed(0)
     if overrides.get("reward_memory") == "slots":  # the window memory with its past keys side by side
         overrides = {**overrides, "reward_memory": "window", "reward_memory_combine": "slots"}
+    elif overrides.get("reward_memory") == "window":  # the window memory with the maximum of its keys
+        overrides = {"reward_memory_combine": "max", **overrides}
     policy, pre, post, meta = build(root, **{**MEMORY, **overrides})
     optim = torch.optim.Adam(policy.parameters(), lr=1e-3)
     policy.train()
@@ -248,7 +250,6 @@ def test_rewind_trains_on_a_past_frames_lower_label(marker_ds):
         ({"reward_memory": "window", "reward_memory_seconds": [-2.0, 0.5]}, "negative times in seconds"),
         ({"reward_memory": "window", "reward_memory_fps": 0}, "reward_memory_fps"),
         ({"reward_memory": "lstm"}, "reward_memory"),
-        ({"reward_memory": "max", "reward_memory_combine": "slots"}, "add --policy.reward_memory=window"),
         ({"reward_memory": "window", "reward_memory_combine": "mean"}, "reward_memory_combine"),
         ({"reward_memory": "window", "reward_memory_still": -0.1}, "reward_memory_still"),
         ({"reward_memory": "window", "reward_memory_still": float("nan")}, "reward_memory_still"),
@@ -268,7 +269,8 @@ def test_slots_need_one_frame_per_span():
     assert slots.memory_slots == 2 and slots.memory_offsets_at(30) == [-180, -60]
     with pytest.raises(MemoryFpsError, match="one frame per span"):
         slots.memory_offsets_at(0.2)
-    assert RewACTConfig(**{**TINY_CONFIG, "reward_memory": "window"}).memory_offsets_at(0.2) == [-1]
+    window_max = {**TINY_CONFIG, "reward_memory": "window", "reward_memory_combine": "max"}
+    assert RewACTConfig(**window_max).memory_offsets_at(0.2) == [-1]
 
 
 def test_the_default_is_the_window_memory_given_in_seconds():
@@ -327,6 +329,22 @@ def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(mar
     window, *_ = build(marker_ds)  # a checkpoint that names its memory loads with it
     window.save_pretrained(tmp_path / "window")
     assert RewACTPolicy.from_pretrained(tmp_path / "window").config.reward_memory == "window"
+
+    # Saved before the past frames' keys side by side and the standardised input were the defaults: the
+    # maximum of the keys and the plain input, as trained.
+    torch.manual_seed(0)
+    plain_max, *_ = build(marker_ds, reward_memory_combine="max", reward_feature_norm=False)
+    plain_max.eval()
+    plain_max.save_pretrained(tmp_path / "plain_max")
+    saved = json.loads((tmp_path / "plain_max" / "config.json").read_text())
+    for name in ("reward_memory_combine", "reward_feature_norm", "reward_feature_norm_batch_steps"):
+        del saved[name]
+    (tmp_path / "plain_max" / "config.json").write_text(json.dumps(saved))
+    new_defaults = PreTrainedConfig.from_pretrained(tmp_path / "plain_max")
+    assert new_defaults.reward_memory_combine == "slots" and new_defaults.reward_feature_norm
+    old = RewACTPolicy.from_pretrained(tmp_path / "plain_max")
+    assert old.config.reward_memory_combine == "max" and not old.config.reward_feature_norm
+    assert _act(old, observations) == pytest.approx(_act(plain_max, observations), abs=1e-6)
 
 
 def test_past_frames_of_another_size_are_resized_like_the_current_one():

@@ -28,7 +28,12 @@ MEMORY_COMBINES = ("max", "slots")
 
 # Fields whose default changed, with the value a checkpoint saved before the change was trained with:
 # a config.json without the field is from before, and must load as it was trained.
-FORMER_DEFAULTS: dict[str, Any] = {"reward_memory": "none", "reward_feature_norm_batch_steps": None}
+FORMER_DEFAULTS: dict[str, Any] = {
+    "reward_memory": "none",
+    "reward_memory_combine": "max",
+    "reward_feature_norm": False,
+    "reward_feature_norm_batch_steps": None,
+}
 
 
 def _declared_fields(source: type) -> list[dataclasses.Field]:
@@ -98,10 +103,11 @@ class RewACTConfig(PreTrainedConfig):
             BENCHMARKS.md). Checkpoints saved before it was the default (no `reward_memory` in their
             config.json) load as "none".
         reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
-        reward_memory_combine: how the window memory combines the keys it reads: "max" (default: the
-            element-wise maximum of the current frame's key and the past frames', which cannot tell which
-            frame a key came from) or "slots" (each past frame's key side by side, oldest first, so the head
-            knows which lag a key came from; the head reads the current frame's feature itself).
+        reward_memory_combine: how the window memory combines the keys it reads: "slots" (default: each
+            past frame's key side by side, oldest first, so the head knows which lag a key came from; the head
+            reads the current frame's feature itself) or "max" (the element-wise maximum of the current
+            frame's key and the past frames', which cannot tell which frame a key came from). The other
+            memories ignore it. Checkpoints saved before "slots" was the default load as "max".
         reward_memory_seconds: how far back, in seconds (negative), the past frames lie that the memory
             reads besides the current one: each training sample loads them (LeRobot's delta timestamps;
             the episode's first frame stands in for times before it) and the window memory reads them
@@ -127,8 +133,8 @@ class RewACTConfig(PreTrainedConfig):
             beside it) before the head (BatchNorm1d; its running statistics when acting, so a sample's
             reward does not depend on its batch). With a plain input some training seeds sit on a plateau
             where the feature varies little between frames and the head predicts one value for every frame;
-            standardising took the measured plateau seeds off it in full precision but not in mixed precision
-            (BENCHMARKS.md), so it is an option, the one the plateau warning suggests.
+            standardising took the measured plateau seeds off it in full precision (not in mixed precision:
+            BENCHMARKS.md). On by default; checkpoints saved before that load without it.
         reward_feature_norm_batch_steps: with reward_feature_norm, how many training batches are standardised
             with their own statistics (BatchNorm, whose gradient through the batch statistics is what takes a
             seed off the plateau); later batches use the running statistics, as acting does, and still
@@ -187,13 +193,13 @@ class RewACTConfig(PreTrainedConfig):
     reward_state_dropout: float = 0.0
     reward_memory: str = "window"
     reward_memory_dim: int = 16
-    reward_memory_combine: str = "max"
+    reward_memory_combine: str = "slots"
     reward_memory_seconds: list[float] = field(default_factory=lambda: [-6.0, -2.0])
     reward_memory_fps: float | None = None
     reward_memory_history: list[int] | None = None
     reward_memory_still: float = 0.0
     reward_rewind: float = 0.0
-    reward_feature_norm: bool = False
+    reward_feature_norm: bool = True
     reward_feature_norm_batch_steps: int | None = 300
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
@@ -268,11 +274,6 @@ class RewACTConfig(PreTrainedConfig):
         if self.reward_memory_dim < 1:
             raise ValueError(f"reward_memory_dim must be >= 1, got {self.reward_memory_dim}.")
         _check_choice("reward_memory_combine", self.reward_memory_combine, MEMORY_COMBINES)
-        if self.reward_memory_combine == "slots" and self.reward_memory != "window":
-            raise ValueError(
-                "reward_memory_combine=slots reads the window memory's past frames one by one: add "
-                "--policy.reward_memory=window (or drop --policy.reward_memory_combine)."
-            )
         if self.reward_memory_history is not None and (
             not self.reward_memory_history or any(int(k) >= 0 for k in self.reward_memory_history)
         ):
@@ -352,13 +353,19 @@ class RewACTConfig(PreTrainedConfig):
                 )
             return sorted({int(k) for k in self.reward_memory_history})
         offsets = sorted({min(-1, round(float(s) * fps)) for s in self.reward_memory_seconds})
-        if self.reward_memory_combine == "slots" and len(offsets) < self.memory_slots:
+        if self.memory_by_slot and len(offsets) < self.memory_slots:
             raise MemoryFpsError(
                 f"At {fps:g} fps the spans {self.reward_memory_seconds} s fall on the same frames {offsets}, and "
                 "reward_memory_combine=slots needs one frame per span: use data at a higher frame rate, or "
                 "spans further apart."
             )
         return offsets
+
+    @property
+    def memory_by_slot(self) -> bool:
+        """Whether the head reads the past frames' keys side by side (the window memory with
+        reward_memory_combine=slots); the other memories ignore reward_memory_combine."""
+        return self.reward_memory == "window" and self.reward_memory_combine == "slots"
 
     @property
     def memory_slots(self) -> int:

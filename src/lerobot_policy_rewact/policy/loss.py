@@ -64,8 +64,16 @@ class PlateauWatch:
     plateaus a correlation threshold missed, and a run still learning a hard task can dip under it once
     (docs/history.md, session 7)."""
 
-    def __init__(self, every: int = 100, after: int = 600, low: float = 0.2, feature_norm: bool = False):
-        self.every, self.after, self.low, self.feature_norm = every, after, low, feature_norm
+    def __init__(
+        self,
+        every: int = 100,
+        after: int = 600,
+        low: float = 0.2,
+        feature_norm: bool = False,
+        mixed_precision: bool = False,
+    ):
+        self.every, self.after, self.low = every, after, low
+        self.feature_norm, self.mixed_precision = feature_norm, mixed_precision
         self.steps, self.error, self.spread, self.warned = 0, 0.0, 0.0, False
 
     def add(self, pred: Tensor, target: Tensor) -> bool:
@@ -84,12 +92,17 @@ class PlateauWatch:
         if self.warned or self.steps < self.after or explained >= self.low:
             return False
         self.warned = True
-        way_out = (
-            "train with another --seed"
-            if self.feature_norm
-            else "train with --policy.reward_feature_norm=true (it standardises the head's input; where it helps "
-            "and where it did not: BENCHMARKS.md) or another --seed"
-        )
+        ways = []
+        if self.mixed_precision:
+            ways.append(
+                "train in full precision (drop --policy.use_amp=true: mixed-precision training of the demo sat on "
+                "this plateau in most measured runs, full precision with the standardised input in none)"
+            )
+        if not self.feature_norm:
+            ways.append(
+                "train with --policy.reward_feature_norm=true (the default: it standardises the head's input)"
+            )
+        way_out = ", ".join([*ways, "train with another --seed"])
         log.warning(
             "RewACT step %d: the reward explains %.2f of its labels' variance over the last %d steps: it predicts "
             "about one value for every frame. Some training seeds sit on this plateau for the whole run: %s, or "

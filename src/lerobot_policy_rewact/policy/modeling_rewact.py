@@ -150,7 +150,13 @@ class RewACTPolicy(ACTPolicy):
             if config.advantage_conditioning and dataset_meta is not None
             else None
         )
-        self._console, self._plateau = ConsoleMetrics(), PlateauWatch(feature_norm=config.reward_feature_norm)
+        self._console, self._plateau = (
+            ConsoleMetrics(),
+            PlateauWatch(
+                feature_norm=config.reward_feature_norm,
+                mixed_precision=bool(getattr(config, "use_amp", False)),
+            ),
+        )
 
     def _advantage_indicators(self, meta: Any) -> AdvantageIndicators:
         """Each frame's indicator from the labels' progress (or the progress file) and failed frames."""
@@ -209,7 +215,7 @@ class RewACTPolicy(ACTPolicy):
                 before.keys if before is not None else None,
                 self.memory_offsets(),
                 kept,
-                slots=self.config.reward_memory_combine == "slots",
+                slots=self.config.memory_by_slot,
             )
             memory, state = (memory[0] if episode else memory[:, 0]), WindowState(last_keys, last)
         else:  # state: the memory itself
@@ -279,7 +285,7 @@ class RewACTPolicy(ACTPolicy):
         with torch.no_grad():
             past_feature = self.reward_feature(self.model.encode(self._prepare(frames))).view(b, k, -1)
         past_keys = self.reward_memory(past_feature)  # (B, K, key_dim)
-        if self.config.reward_memory_combine == "slots":
+        if self.config.memory_by_slot:
             return past_keys.flatten(1), past_feature
         return torch.maximum(self.reward_memory(feature), past_keys.max(dim=1).values), past_feature
 

@@ -126,7 +126,7 @@ class DistributionalRewardHead(nn.Module):
 
 def make_reward_head(config) -> nn.Module:
     """The head a `RewACTConfig` asks for; with a memory it reads the memory beside the feature."""
-    slots = config.memory_slots if config.reward_memory_combine == "slots" else 1
+    slots = config.memory_slots if config.memory_by_slot else 1
     dim = config.dim_model + (slots * config.reward_memory_dim if config.reward_memory != "none" else 0)
     if config.reward_head == "distributional":
         return DistributionalRewardHead(

@@ -63,15 +63,6 @@ def mixed_precision(device: str | None) -> str:
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "no")
 
 
-def native_bf16_cpu() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where mixed precision trains faster;
-    elsewhere bfloat16 is emulated and slower than full precision."""
-    import torch
-
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
-
-
 @parser.wrap()
 def _checked_train(cfg: TrainPipelineConfig) -> None:
     try:
