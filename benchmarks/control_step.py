@@ -56,7 +56,8 @@ def main() -> None:
     # Where a chunk call's time goes: backbone alone, head alone, the rest by difference.
     image = obs[next(iter(rewact.config.image_features))]
     backbone = [timed(lambda: rewact.model.backbone(image)) for _ in range(5 * a.rounds)]
-    feature = torch.zeros(1, rewact.reward_head.net[0].in_features)  # the head reads a memory too, if any
+    first = next(m for m in rewact.reward_head.modules() if isinstance(m, torch.nn.Linear))
+    feature = torch.zeros(1, first.in_features)  # the head reads a memory too, if any
     head = [timed(lambda: rewact.reward_head(feature)) for _ in range(20)]
     b, h = statistics.median(backbone), statistics.median(head)
     ro, ch = res["rewact_reward_only_s"]["median"], res["rewact"]["chunk_call_s"]["median"]
