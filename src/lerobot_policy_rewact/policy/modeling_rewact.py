@@ -277,9 +277,10 @@ class RewACTPolicy(ACTPolicy):
         return self.reward_head(torch.cat([feature, memory], dim=-1)), target
 
     def _history_memory(self, feature: Tensor, past: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """(memory (B, key_dim), past frames' features (B, K, dim)) of samples that carry their past frames
-        (`_split_history`): the maximum of the current and past frames' keys (with reward_memory_combine=slots,
-        the past frames' keys side by side, oldest first). No state is read or kept."""
+        """(memory, past frames' features (B, K, dim)) of samples that carry their past frames
+        (`_split_history`): the past frames' keys side by side, oldest first (B, K * key_dim), with
+        reward_memory_combine=slots; else the maximum of the current and past frames' keys (B, key_dim). No state
+        is read or kept."""
         b, k = past["history_pad"].shape
         frames = {key: value for key, value in past.items() if key != "history_pad"}
         with torch.no_grad():

@@ -1,4 +1,4 @@
-"""The reward's memory of the episode: the element-wise maximum of a per-frame key over past frames.
+"""The reward's memory of the episode: a per-frame key of past frames, by their maximum or side by side.
 
 Every frame's reward feature (the encoder output the head reads) is projected to a small key; the
 memory is the maximum of the keys of every frame seen since the episode began, and the head reads
@@ -14,10 +14,11 @@ Three ways to fill it, one rule (the maximum):
 Training sees a few frames where acting sees all of them, and a maximum over more frames is larger:
 measured, that mismatch makes the acting reward worse than the trained one.
 
-The window memory (`reward_memory="window"`) is the training rule at acting time too: the maximum of
-the keys of the current frame and of the frames `reward_memory_seconds` before it (in frames at the
-data's fps; before the episode's start its first frame, as LeRobot pads), so training and acting read
-the same memory. Its offsets count frames in which the robot moved: a frame whose robot state is that
+The window memory (`reward_memory="window"`) is the training rule at acting time too: the keys of the
+frames `reward_memory_seconds` before the current one (in frames at the data's fps; before the episode's
+start its first frame, as LeRobot pads), side by side, oldest first (`reward_memory_combine="slots"`, the
+default), or their maximum with the current frame's key ("max"), so training and acting read the same
+memory. Its offsets count frames in which the robot moved: a frame whose robot state is that
 of the last kept frame (every dimension within `reward_memory_still`; without a state, the environment
 state or every input) does not advance the window, so a robot that stands still leaves the memory, and
 the reward, where they were instead of filling the window with its own frame, whatever a real camera's
