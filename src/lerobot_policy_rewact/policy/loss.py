@@ -96,7 +96,7 @@ class PlateauWatch:
         if self.mixed_precision:
             ways.append(
                 "train in full precision (drop --policy.use_amp=true: mixed-precision training of the demo sat on "
-                "this plateau in most measured runs, full precision with the standardised input in none)"
+                "this plateau in most measured runs, more often than in full precision)"
             )
         if not self.feature_norm:
             ways.append(
