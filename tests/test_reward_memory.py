@@ -295,7 +295,8 @@ def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(mar
     """A config.json without `reward_memory` (saved when one frame was the default) loads with no memory, and
     one with a standardised head input but no `reward_feature_norm_batch_steps` (saved before that option)
     with batch statistics in every batch, through RewACT's loader and through LeRobot's factory as lerobot-eval
-    calls it; a current one as saved."""
+    calls it; one without `reward_memory_combine` and `reward_feature_norm` (saved before per-slot keys and the
+    standardised input were the defaults) with the maximum and the plain input; a current one as saved."""
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.policies.factory import make_policy
 

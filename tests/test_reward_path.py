@@ -270,9 +270,8 @@ def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
         _no_dropout(policy)
         policy.train()
     torch.manual_seed(1)
-    seen = _rewards_the_loss_sees(
-        dropped, batch
-    )  # (before another training pass moves the running statistics)
+    # (before another training pass moves the running statistics)
+    seen = _rewards_the_loss_sees(dropped, batch)
     assert torch.allclose(seen, dropped.predict_reward(blank), atol=1e-5)
     assert not torch.allclose(seen, dropped.predict_reward(batch), atol=1e-3)  # the state does matter
     dropped.train()

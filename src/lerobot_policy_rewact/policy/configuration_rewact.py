@@ -99,8 +99,8 @@ class RewACTConfig(PreTrainedConfig):
             computes the reward, so a control step costs what it did; see `reward_memory_history`), or
             "window" (the keys of the frames `reward_memory_seconds` before the current one, side by side or
             their maximum with the current frame's, see `reward_memory_combine`; when acting as in training:
-            the two read the same memory; the offsets count frames that changed, see `reward_memory_still`). "window" is the default (why, and what it costs:
-            BENCHMARKS.md). Checkpoints saved before it was the default (no `reward_memory` in their
+            the two read the same memory; the offsets count frames that changed, see `reward_memory_still`).
+            "window" is the default (why, and what it costs: BENCHMARKS.md). Checkpoints saved before it was the default (no `reward_memory` in their
             config.json) load as "none".
         reward_memory_dim: size of the per-frame key the memory keeps the maximum of.
         reward_memory_combine: how the window memory combines the keys it reads: "slots" (default: each

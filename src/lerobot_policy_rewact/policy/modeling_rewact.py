@@ -150,13 +150,8 @@ class RewACTPolicy(ACTPolicy):
             if config.advantage_conditioning and dataset_meta is not None
             else None
         )
-        self._console, self._plateau = (
-            ConsoleMetrics(),
-            PlateauWatch(
-                feature_norm=config.reward_feature_norm,
-                mixed_precision=bool(getattr(config, "use_amp", False)),
-            ),
-        )
+        self._console = ConsoleMetrics()
+        self._plateau = PlateauWatch(feature_norm=config.reward_feature_norm, mixed_precision=config.use_amp)
 
     def _advantage_indicators(self, meta: Any) -> AdvantageIndicators:
         """Each frame's indicator from the labels' progress (or the progress file) and failed frames."""
