@@ -279,3 +279,36 @@ def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
     action_loss = dropped.forward(batch)[0]
     torch.manual_seed(2)
     assert torch.allclose(action_loss, plain.forward(batch)[0], atol=1e-6)  # ACT's loss: unchanged
+
+
+@pytest.mark.parametrize("memory", ["none", "window"])
+def test_reward_encoder_dropout_off_trains_on_the_acting_feature(marker_ds, memory):
+    """reward_encoder_dropout=false: the training pass's reward (current frame and, with the window memory,
+    its past frames) is the acting reward with ACT's dropout on, while ACT's action pass keeps its dropout;
+    with true (the former behaviour) dropout moves it."""
+    from lerobot_policy_rewact.policy.reward_head import FeatureNorm
+
+    rewards = {}
+    for keep in (False, True):
+        torch.manual_seed(0)
+        policy, pre, _, _ = build(
+            marker_ds, reward_memory=memory, reward_encoder_dropout=keep, dropout=0.5, reward_feature="mean"
+        )
+        batch = next(batches(marker_ds, policy, pre, batch_size=8, shuffle=True))
+        _train(policy, batch, steps=5)
+        for m in policy.modules():
+            if isinstance(m, FeatureNorm):
+                m.batch_steps = 0  # the running statistics, as acting reads them
+        policy.train()
+        trained = _rewards_the_loss_sees(policy, batch)
+        assert all(m.training for m in policy.modules())  # each mode restored after the reward's passes
+        rewards[keep] = (trained, policy.predict_reward(batch))
+        policy.train()
+        torch.manual_seed(1)
+        first = policy.forward(batch)[0]
+        torch.manual_seed(2)
+        assert not torch.allclose(first, policy.forward(batch)[0])  # ACT's own pass keeps its dropout
+    trained, acting = rewards[False]
+    assert torch.allclose(trained, acting, atol=1e-5), (trained - acting).abs().max()
+    trained, acting = rewards[True]
+    assert not torch.allclose(trained, acting, atol=1e-3)

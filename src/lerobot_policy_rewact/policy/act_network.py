@@ -17,13 +17,30 @@ plain tensor code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import einops
 import torch
 from lerobot.policies.act.modeling_act import ACT
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
-from torch import Tensor
+from torch import Tensor, nn
+
+
+@contextmanager
+def dropout_off(modules: list[nn.Module], off: bool = True) -> Iterator[None]:
+    """Inside the block, `modules` run as in eval mode (no dropout; gradients still flow) when `off`; each
+    submodule's own mode is restored after."""
+    modes = [(m, m.training) for module in modules for m in module.modules()]
+    if off:
+        for module in modules:
+            module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 @dataclass

@@ -140,6 +140,11 @@ class RewACTConfig(PreTrainedConfig):
             seed off the plateau); later batches use the running statistics, as acting does, and still
             update them (no gradient through them). 300 (default); null: every batch its own statistics
             (what checkpoints saved before this option have). Ignored without reward_feature_norm.
+        reward_encoder_dropout: whether the encoder passes the reward reads in training (the current frame's,
+            with the acting latent, and the memory's past frames) run with ACT's dropout. False: they run
+            without it, as when acting (at initialisation dropout moves the feature the head reads 40-200
+            times more than going from one frame to another does, docs/history.md). ACT's own action pass
+            keeps its dropout either way.
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
@@ -201,6 +206,7 @@ class RewACTConfig(PreTrainedConfig):
     reward_rewind: float = 0.0
     reward_feature_norm: bool = True
     reward_feature_norm_batch_steps: int | None = 300
+    reward_encoder_dropout: bool = True
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
     reward_hl_gauss_sigma: float = 0.75

@@ -36,7 +36,7 @@ from lerobot.utils.constants import OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor
 
 from .. import compat
-from .act_network import Encoded, RewACTModel
+from .act_network import Encoded, RewACTModel, dropout_off
 from .advantage import GOOD, NONE, AdvantageIndicators, AdvantageQuery, indicators, progress_from_file
 from .backbone_weights import load_backbone_weights
 from .configuration_rewact import RewACTConfig, former_defaults
@@ -278,7 +278,7 @@ class RewACTPolicy(ACTPolicy):
         is read or kept."""
         b, k = past["history_pad"].shape
         frames = {key: value for key, value in past.items() if key != "history_pad"}
-        with torch.no_grad():
+        with torch.no_grad(), self._reward_dropout():
             past_feature = self.reward_feature(self.model.encode(self._prepare(frames))).view(b, k, -1)
         past_keys = self.reward_memory(past_feature)  # (B, K, key_dim)
         if self.config.memory_by_slot:
@@ -421,12 +421,20 @@ class RewACTPolicy(ACTPolicy):
         used it (`acting_latent`: no VAE, or eval mode). With reward_state_dropout, that pass sees no robot
         state for a random share of the samples."""
         drop = self.config.reward_state_dropout if self.training else 0.0
+        if drop == 0 and acting_latent and (self.config.reward_encoder_dropout or not self.training):
+            return self._training_reward(batch, past, self.reward_feature(encoded))
         if drop > 0:
             mask = torch.rand(observed.tokens.shape[1], device=observed.tokens.device) < drop
-            acting = self.model.encode(batch, None, self.model.without_state(observed, mask))
-        else:
-            acting = encoded if acting_latent else self.model.encode(batch, None, observed)
-        return self._training_reward(batch, past, self.reward_feature(acting))
+            observed = self.model.without_state(observed, mask)
+        with self._reward_dropout():
+            feature = self.reward_feature(self.model.encode(batch, None, observed))
+        return self._training_reward(batch, past, feature)
+
+    def _reward_dropout(self):
+        """The block in which the reward's encoder passes run: with ACT's dropout in training only with
+        reward_encoder_dropout; otherwise as when acting (no dropout, gradients still flow)."""
+        modules = [self.model.encoder] + ([self.reward_layer] if self.reward_layer is not None else [])
+        return dropout_off(modules, off=self.training and not self.config.reward_encoder_dropout)
 
     def _failed_chunk_steps(self, batch: dict[str, Tensor]) -> Tensor:
         """(B, chunk) True at the chunk steps whose frame the labels mark as failed (from a failure moment
