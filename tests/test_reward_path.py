@@ -265,7 +265,11 @@ def test_state_dropout_hides_the_state_from_the_reward_only(marker_ds):
         plain.model.encoder_robot_state_input_proj.weight.mul_(50.0)
     assert not torch.allclose(plain.predict_reward(blank), plain.predict_reward(batch), atol=1e-2)
     dropped, _, _, _ = build(
-        marker_ds, reward_memory="none", reward_feature="mean", reward_state_dropout=1.0, reward_loss_weight=0.0
+        marker_ds,
+        reward_memory="none",
+        reward_feature="mean",
+        reward_state_dropout=1.0,
+        reward_loss_weight=0.0,
     )
     dropped.load_state_dict(plain.state_dict())
     plain.config.reward_loss_weight = 0.0
