@@ -31,11 +31,13 @@ from torch import Tensor, nn
 @contextmanager
 def dropout_off(modules: list[nn.Module], off: bool = True) -> Iterator[None]:
     """Inside the block, `modules` run as in eval mode (no dropout; gradients still flow) when `off`; each
-    submodule's own mode is restored after."""
+    submodule's own mode is restored after. With `off` false nothing is read or changed (it runs every step)."""
+    if not off:
+        yield
+        return
     modes = [(m, m.training) for module in modules for m in module.modules()]
-    if off:
-        for module in modules:
-            module.eval()
+    for module in modules:
+        module.eval()
     try:
         yield
     finally:

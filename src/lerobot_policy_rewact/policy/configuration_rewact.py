@@ -142,9 +142,9 @@ class RewACTConfig(PreTrainedConfig):
             (what checkpoints saved before this option have). Ignored without reward_feature_norm.
         reward_encoder_dropout: whether the encoder passes the reward reads in training (the current frame's,
             with the acting latent, and the memory's past frames) run with ACT's dropout. False: they run
-            without it, as when acting (at initialisation dropout moves the feature the head reads 1.3-3.4
-            times as much as going through a whole episode does: benchmarks/dropout_noise.py). ACT's own
-            action pass keeps its dropout either way.
+            without it, as when acting (at initialisation dropout moves the feature the head reads more than
+            a whole episode does: benchmarks/dropout_noise.py; measured: BENCHMARKS.md). ACT's own action
+            pass keeps its dropout either way.
         reward_regression_loss: "mse" or "l1", for the sigmoid head.
         reward_num_bins / reward_hl_gauss_sigma: bins of the distributional head and the width of
             its Gaussian target in units of one bin.
