@@ -54,6 +54,7 @@ def test_mutable_defaults_are_not_shared():
         ({"reward_linear_start": 0.9, "reward_linear_end": 0.1}, "reward_linear_start < reward_linear_end"),
         ({"reward_num_bins": 1}, "reward_num_bins"),
         ({"reward_feature_norm": True, "reward_feature_norm_batch_steps": -1}, "must be >= 0"),
+        ({"reward_feature_norm_eps": 0.0}, "reward_feature_norm_eps must be > 0"),
         ({"n_action_steps": 200}, "chunk size"),  # ACT's own validation still applies
     ],
 )

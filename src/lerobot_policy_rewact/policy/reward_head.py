@@ -19,10 +19,13 @@ class FeatureNorm(nn.BatchNorm1d):
     With `batch_steps`, only the first `batch_steps` training batches are standardised with their own
     statistics; later ones with the running statistics (as acting), which each batch still updates with no
     gradient through them (with `batch_steps=0` the first batch sets them outright). Batches are counted in
-    `num_batches_tracked`, which checkpoints keep, so a resumed training goes on where it was."""
+    `num_batches_tracked`, which checkpoints keep, so a resumed training goes on where it was.
 
-    def __init__(self, dim: int, batch_steps: int | None = None):
-        super().__init__(dim)
+    `eps` is added to every variance the input is divided by: a floor on how far a dimension that barely varies
+    is scaled up (BatchNorm's own 1e-5 lets a dimension of variance 1e-5 move the head 300x)."""
+
+    def __init__(self, dim: int, batch_steps: int | None = None, eps: float = 1e-5):
+        super().__init__(dim, eps=eps)
         self.batch_steps = batch_steps
 
     def _running(self, x: Tensor) -> Tensor:
@@ -45,12 +48,14 @@ class FeatureNorm(nn.BatchNorm1d):
         return self._running(x)
 
 
-def _mlp(dim: int, out: int, norm: bool = False, batch_steps: int | None = None) -> nn.Sequential:
+def _mlp(
+    dim: int, out: int, norm: bool = False, batch_steps: int | None = None, norm_eps: float = 1e-5
+) -> nn.Sequential:
     """dim -> dim/2 -> dim/4 -> out, the original RewACT head's shape; with `norm`, the input standardised
     per dimension first (`FeatureNorm`: over the batch in training, its running statistics in eval mode,
     which every acting and prediction path sets)."""
     return nn.Sequential(
-        *([FeatureNorm(dim, batch_steps)] if norm else []),
+        *([FeatureNorm(dim, batch_steps, norm_eps)] if norm else []),
         nn.Linear(dim, dim // 2),
         nn.ReLU(),
         nn.Linear(dim // 2, dim // 4),
@@ -63,10 +68,15 @@ class SigmoidRewardHead(nn.Module):
     """A scalar in (0, 1) through a sigmoid, trained by regression (MSE or L1) to the label."""
 
     def __init__(
-        self, dim: int, regression_loss: str = "mse", norm: bool = False, batch_steps: int | None = None
+        self,
+        dim: int,
+        regression_loss: str = "mse",
+        norm: bool = False,
+        batch_steps: int | None = None,
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
-        self.net = _mlp(dim, 1, norm, batch_steps)
+        self.net = _mlp(dim, 1, norm, batch_steps, norm_eps)
         self.regression_loss = regression_loss
 
     def forward(self, feature: Tensor) -> Tensor:
@@ -97,9 +107,10 @@ class DistributionalRewardHead(nn.Module):
         sigma: float = 0.75,
         norm: bool = False,
         batch_steps: int | None = None,
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
-        self.net = _mlp(dim, num_bins, norm, batch_steps)
+        self.net = _mlp(dim, num_bins, norm, batch_steps, norm_eps)
         centres = torch.linspace(0.0, 1.0, num_bins)
         width = 1.0 / (num_bins - 1)
         self.register_buffer("centres", centres, persistent=False)
@@ -135,7 +146,12 @@ def make_reward_head(config) -> nn.Module:
             config.reward_hl_gauss_sigma,
             config.reward_feature_norm,
             config.reward_feature_norm_batch_steps,
+            config.reward_feature_norm_eps,
         )
     return SigmoidRewardHead(
-        dim, config.reward_regression_loss, config.reward_feature_norm, config.reward_feature_norm_batch_steps
+        dim,
+        config.reward_regression_loss,
+        config.reward_feature_norm,
+        config.reward_feature_norm_batch_steps,
+        config.reward_feature_norm_eps,
     )
