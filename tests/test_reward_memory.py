@@ -293,9 +293,8 @@ def test_the_default_is_the_window_memory_given_in_seconds():
 
 def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(marker_ds, tmp_path):
     """A config.json without `reward_memory` (saved when one frame was the default) loads with no memory, and
-    one with a standardised head input but no `reward_feature_norm_batch_steps` / `reward_feature_norm_eps` /
-    `reward_encoder_dropout` (saved before those options) with batch statistics in every batch, BatchNorm's
-    eps and dropout in the reward's passes, through RewACT's loader and through LeRobot's factory as lerobot-eval
+    one with a standardised head input but no `reward_feature_norm_batch_steps` (saved before that option)
+    with batch statistics in every batch, through RewACT's loader and through LeRobot's factory as lerobot-eval
     calls it; one without `reward_memory_combine` and `reward_feature_norm` (saved before per-slot keys and the
     standardised input were the defaults) with the maximum and the plain input; a current one as saved."""
     from lerobot.configs.policies import PreTrainedConfig
@@ -304,27 +303,15 @@ def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(mar
     from lerobot_policy_rewact import RewACTPolicy
 
     torch.manual_seed(0)
-    policy, pre, post, _ = build(
-        marker_ds,
-        reward_memory="none",
-        reward_feature_norm=True,
-        reward_feature_norm_eps=1e-5,
-        reward_encoder_dropout=True,
-    )
+    policy, pre, post, _ = build(marker_ds, reward_memory="none", reward_feature_norm=True)
     for part in (policy, pre, post):
         part.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    for name in (
-        "reward_memory",
-        "reward_feature_norm_batch_steps",
-        "reward_feature_norm_eps",
-        "reward_encoder_dropout",
-    ):
+    for name in ("reward_memory", "reward_feature_norm_batch_steps"):
         del saved[name]
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    new_defaults = PreTrainedConfig.from_pretrained(tmp_path)
-    assert new_defaults.reward_memory == "window" and new_defaults.reward_feature_norm_batch_steps == 300
-    assert new_defaults.reward_feature_norm_eps == 1e-2 and not new_defaults.reward_encoder_dropout
+    assert PreTrainedConfig.from_pretrained(tmp_path).reward_memory == "window"  # the new defaults
+    assert PreTrainedConfig.from_pretrained(tmp_path).reward_feature_norm_batch_steps == 300
 
     policy.eval()
     observations = list(frames(marker_ds, pre, episode=0))[:6]
@@ -332,8 +319,6 @@ def test_a_checkpoint_from_before_the_window_default_loads_as_it_was_trained(mar
     loaded = RewACTPolicy.from_pretrained(tmp_path)
     assert loaded.config.reward_memory == "none" and loaded.reward_memory is None
     assert loaded.config.reward_feature_norm and loaded.config.reward_feature_norm_batch_steps is None
-    assert loaded.config.reward_feature_norm_eps == 1e-5 and loaded.reward_head.net[0].eps == 1e-5
-    assert loaded.config.reward_encoder_dropout
     assert _act(loaded, observations) == pytest.approx(expected, abs=1e-6)
     cfg = PreTrainedConfig.from_pretrained(tmp_path)
     cfg.pretrained_path = str(tmp_path)

@@ -33,8 +33,6 @@ FORMER_DEFAULTS: dict[str, Any] = {
     "reward_memory_combine": "max",
     "reward_feature_norm": False,
     "reward_feature_norm_batch_steps": None,
-    "reward_feature_norm_eps": 1e-5,
-    "reward_encoder_dropout": True,
 }
 
 
@@ -143,8 +141,9 @@ class RewACTConfig(PreTrainedConfig):
             update them (no gradient through them). 300 (default); null: every batch its own statistics
             (what checkpoints saved before this option have). Ignored without reward_feature_norm.
         reward_feature_norm_eps: with reward_feature_norm, what is added to each dimension's variance before
-            dividing by it: a floor on how much a dimension that barely varies over the data is scaled up.
-            1e-2 (default); checkpoints saved before this option have BatchNorm's 1e-5.
+            dividing by it: a floor on how far a dimension that barely varies over the data is scaled up.
+            1e-5 (default, BatchNorm's). 1e-2 with reward_encoder_dropout=false kept the variances from
+            shrinking and a self-resetting seed from collapsing, but lost a G1 seed (BENCHMARKS.md).
         reward_encoder_dropout: whether the encoder passes the reward reads in training (the current frame's,
             with the acting latent, and the memory's past frames) run with ACT's dropout. False: they run
             without it, as when acting (at initialisation dropout moves the feature the head reads more than
@@ -211,8 +210,8 @@ class RewACTConfig(PreTrainedConfig):
     reward_rewind: float = 0.0
     reward_feature_norm: bool = True
     reward_feature_norm_batch_steps: int | None = 300
-    reward_feature_norm_eps: float = 1e-2
-    reward_encoder_dropout: bool = False
+    reward_feature_norm_eps: float = 1e-5
+    reward_encoder_dropout: bool = True
     reward_regression_loss: str = "mse"
     reward_num_bins: int = 51
     reward_hl_gauss_sigma: float = 0.75
@@ -328,7 +327,7 @@ class RewACTConfig(PreTrainedConfig):
         if not self.reward_feature_norm_eps > 0:
             raise ValueError(
                 f"reward_feature_norm_eps must be > 0 (a floor on the variance divided by), got "
-                f"{self.reward_feature_norm_eps}; 1e-2 is the default."
+                f"{self.reward_feature_norm_eps}; 1e-5 (BatchNorm's) is the default."
             )
         if self.reward_loss_weight < 0:
             raise ValueError(f"reward_loss_weight must be >= 0, got {self.reward_loss_weight}.")
