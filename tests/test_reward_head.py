@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lerobot_policy_rewact.policy.reward_head import DistributionalRewardHead, SigmoidRewardHead
+from lerobot_policy_rewact.policy.configuration_rewact import RewACTConfig
+from lerobot_policy_rewact.policy.reward_head import (
+    DistributionalRewardHead,
+    SigmoidRewardHead,
+    make_reward_head,
+)
 
 
 def test_hl_gauss_target_is_a_distribution_centred_on_the_label():
@@ -48,9 +53,6 @@ def test_heads_fit_a_target(make):
 def test_feature_norm_eps_floors_how_far_a_still_dimension_is_scaled_up():
     """`reward_feature_norm_eps` reaches the head's FeatureNorm: a dimension whose variance is 1e-6 and moves by
     1e-3 comes out near 0.01 with eps 1e-2, where BatchNorm's 1e-5 scales it up to 0.3."""
-    from lerobot_policy_rewact.policy.configuration_rewact import RewACTConfig
-    from lerobot_policy_rewact.policy.reward_head import make_reward_head
-
     out = {}
     for eps in (1e-5, 1e-2):
         head = make_reward_head(RewACTConfig(device="cpu", reward_memory="none", reward_feature_norm_eps=eps))
@@ -62,6 +64,5 @@ def test_feature_norm_eps_floors_how_far_a_still_dimension_is_scaled_up():
         out[eps] = norm(x)[0, :2]
     assert out[1e-5][0].item() == pytest.approx(0.30, abs=0.01)
     assert out[1e-2][0].item() == pytest.approx(0.01, abs=0.001)
-    assert out[1e-5][1].item() == pytest.approx(
-        out[1e-2][1].item(), rel=0.01
-    )  # a dimension that varies: as before
+    # a dimension that varies comes out as before
+    assert out[1e-5][1].item() == pytest.approx(out[1e-2][1].item(), rel=0.01)
